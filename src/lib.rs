@@ -1,0 +1,2 @@
+//! meshctl: the operator CLI, management server and agent of a multi-cluster
+//! application-networking platform.
