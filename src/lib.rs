@@ -1,2 +1,24 @@
 //! meshctl: the operator CLI, management server and agent of a multi-cluster
-//! application-networking platform.
+//! application-networking platform. See DESIGN.md for the architecture.
+
+pub mod cli;
+pub mod exit;
+pub mod kube;
+pub mod logging;
+pub mod output;
+pub mod reference;
+pub mod version;
+
+/// Installs rustls' ring provider as the process default. Must run before any TLS use
+/// (kube, tonic); a second call is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Turns a panic into a short report and exit code 4 (internal error).
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        output::report_panic(info);
+        std::process::exit(i32::from(exit::ExitKind::Internal.code()));
+    }));
+}

@@ -1,0 +1,78 @@
+//! The command line: clap types, one file per verb. Each command resolves its flags and
+//! calls the domain code; only the Printer writes to stdout.
+
+pub mod completion;
+mod context;
+pub mod duration;
+pub mod global;
+pub mod version;
+pub mod x;
+
+use clap::{Parser, Subcommand};
+
+pub use context::Context;
+pub use global::{GlobalArgs, LogFormat};
+
+use crate::exit::Outcome;
+
+/// meshctl installs, connects, diagnoses and licenses a multi-cluster application-networking
+/// platform on Kubernetes, and runs as its management server and agent.
+#[derive(Debug, Parser)]
+#[command(
+    name = "meshctl",
+    version,
+    disable_help_subcommand = true,
+    max_term_width = 100,
+    after_help = "Exit codes: 0 success, 1 a failure was found, 2 usage error, 3 environment error (cluster unreachable, permission denied, timeout), 4 internal error.\nDocumentation: docs/README.md and docs/cli/."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Version(version::Args),
+    Completion(completion::Args),
+    /// Developer and experimental tools
+    #[command(hide = true, subcommand)]
+    X(x::Command),
+}
+
+impl Command {
+    /// Long-running commands log at info by default; the others only warn.
+    pub fn default_log_level(&self) -> tracing::Level {
+        tracing::Level::WARN
+    }
+
+    /// Runs the command.
+    pub async fn run(self, ctx: &Context) -> anyhow::Result<Outcome> {
+        match self {
+            Command::Version(args) => version::run(args, ctx).await,
+            Command::Completion(args) => completion::run(args, ctx).await,
+            Command::X(cmd) => x::run(cmd, ctx).await,
+        }
+    }
+}
+
+impl Cli {
+    /// Sets up logging and the runtime, runs the command, and reports a failure on stderr.
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        crate::logging::init(&self.global, self.command.default_log_level());
+        let result = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| {
+                let ctx = Context::from_global(self.global);
+                runtime.block_on(self.command.run(&ctx))
+            });
+        if let Err(e) = &result {
+            crate::output::report_error(e);
+        }
+        result
+    }
+}

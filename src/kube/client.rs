@@ -1,0 +1,262 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio::sync::OnceCell;
+
+/// Why a Kubernetes client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("cannot read kubeconfig {path}: {source}")]
+    ReadKubeconfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid kubeconfig {origin}: {source}")]
+    ParseKubeconfig {
+        origin: String,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("context '{context}' not found in {origin}; available contexts: {}", list_or_none(.available))]
+    ContextNotFound {
+        context: String,
+        origin: String,
+        available: Vec<String>,
+    },
+    #[error(
+        "no Kubernetes configuration found (not in a cluster, and no kubeconfig): {0}; pass --kubeconfig or set KUBECONFIG"
+    )]
+    NoConfig(#[source] kube::config::InferConfigError),
+    #[error("cannot use kubeconfig {origin}: {source}")]
+    Config {
+        origin: String,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("cannot create a Kubernetes client for {cluster}: {source}")]
+    Client {
+        cluster: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Where to find a Kubernetes cluster: an optional kubeconfig path and context. The
+/// client is built on first use only, so commands that never talk to a cluster never
+/// read a kubeconfig.
+pub struct KubeTarget {
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    timeout: Duration,
+    client: OnceCell<kube::Client>,
+}
+
+impl std::fmt::Debug for KubeTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeTarget")
+            .field("kubeconfig", &self.kubeconfig)
+            .field("context", &self.context)
+            .field("timeout", &self.timeout)
+            .field("client_built", &self.client.initialized())
+            .finish()
+    }
+}
+
+impl KubeTarget {
+    pub fn new(kubeconfig: Option<PathBuf>, context: Option<String>, timeout: Duration) -> Self {
+        Self {
+            kubeconfig,
+            context,
+            timeout,
+            client: OnceCell::new(),
+        }
+    }
+
+    /// The same kubeconfig with another context (for multi-cluster commands).
+    pub fn with_context(&self, context: Option<String>) -> Self {
+        Self::new(
+            self.kubeconfig.clone(),
+            context.or_else(|| self.context.clone()),
+            self.timeout,
+        )
+    }
+
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
+    }
+
+    pub fn kubeconfig(&self) -> Option<&Path> {
+        self.kubeconfig.as_deref()
+    }
+
+    /// The per-request timeout applied to API calls.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The client, built on first call.
+    pub async fn client(&self) -> Result<kube::Client, KubeError> {
+        self.client
+            .get_or_try_init(|| async {
+                let config = self.config().await?;
+                let cluster = config.cluster_url.to_string();
+                kube::Client::try_from(config)
+                    .map_err(|source| KubeError::Client { cluster, source })
+            })
+            .await
+            .cloned()
+    }
+
+    /// The client configuration, with timeouts set.
+    pub async fn config(&self) -> Result<kube::Config, KubeError> {
+        let mut config = match (&self.kubeconfig, &self.context) {
+            (None, None) => kube::Config::infer().await.map_err(KubeError::NoConfig)?,
+            (path, context) => {
+                let (kubeconfig, origin) = load_kubeconfig(path.as_deref())?;
+                if let Some(context) = context {
+                    ensure_context(&kubeconfig, context, &origin)?;
+                }
+                let options = KubeConfigOptions {
+                    context: context.clone(),
+                    ..KubeConfigOptions::default()
+                };
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|source| KubeError::Config { origin, source })?
+            }
+        };
+        config.connect_timeout = Some(self.timeout);
+        config.write_timeout = Some(self.timeout);
+        Ok(config)
+    }
+}
+
+/// Reads the kubeconfig at `path`, or the default one (`KUBECONFIG`, then `~/.kube/config`).
+fn load_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), KubeError> {
+    match path {
+        Some(path) => {
+            let origin = path.display().to_string();
+            let text =
+                std::fs::read_to_string(path).map_err(|source| KubeError::ReadKubeconfig {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            let kubeconfig =
+                Kubeconfig::from_yaml(&text).map_err(|source| KubeError::ParseKubeconfig {
+                    origin: origin.clone(),
+                    source,
+                })?;
+            Ok((kubeconfig, origin))
+        }
+        None => {
+            let origin = std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".into());
+            let kubeconfig = Kubeconfig::read().map_err(|source| KubeError::ParseKubeconfig {
+                origin: origin.clone(),
+                source,
+            })?;
+            Ok((kubeconfig, origin))
+        }
+    }
+}
+
+fn ensure_context(kubeconfig: &Kubeconfig, context: &str, origin: &str) -> Result<(), KubeError> {
+    if kubeconfig.contexts.iter().any(|c| c.name == context) {
+        return Ok(());
+    }
+    Err(KubeError::ContextNotFound {
+        context: context.to_string(),
+        origin: origin.to_string(),
+        available: kubeconfig.contexts.iter().map(|c| c.name.clone()).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBECONFIG: &str = r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: one
+  cluster:
+    server: https://127.0.0.1:6443
+    insecure-skip-tls-verify: true
+contexts:
+- name: mgmt
+  context: {cluster: one, user: u}
+- name: remote
+  context: {cluster: one, user: u, namespace: apps}
+current-context: mgmt
+users:
+- name: u
+  user: {token: abc}
+"#;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[tokio::test]
+    async fn unreadable_kubeconfig_names_the_path() {
+        let t = KubeTarget::new(
+            Some("/nonexistent/kubeconfig".into()),
+            None,
+            Duration::from_secs(1),
+        );
+        let e = t.config().await.unwrap_err();
+        assert!(matches!(e, KubeError::ReadKubeconfig { .. }));
+        assert!(e.to_string().contains("/nonexistent/kubeconfig"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn missing_context_lists_the_available_ones() {
+        let f = write(KUBECONFIG);
+        let t = KubeTarget::new(
+            Some(f.path().into()),
+            Some("nope".into()),
+            Duration::from_secs(1),
+        );
+        let e = t.config().await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "context 'nope' not found in {}; available contexts: mgmt, remote",
+                f.path().display()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn selected_context_and_timeouts_are_used() {
+        let f = write(KUBECONFIG);
+        let t = KubeTarget::new(
+            Some(f.path().into()),
+            Some("remote".into()),
+            Duration::from_secs(7),
+        );
+        let config = t.config().await.unwrap();
+        assert_eq!(config.default_namespace, "apps");
+        assert_eq!(config.connect_timeout, Some(Duration::from_secs(7)));
+    }
+
+    #[tokio::test]
+    async fn garbage_kubeconfig_is_a_parse_error() {
+        let f = write(": : not yaml [");
+        let t = KubeTarget::new(Some(f.path().into()), None, Duration::from_secs(1));
+        let e = t.config().await.unwrap_err();
+        assert!(matches!(e, KubeError::ParseKubeconfig { .. }), "{e:?}");
+    }
+}
