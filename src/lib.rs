@@ -1,6 +1,7 @@
 //! meshctl: the operator CLI, management server and agent of a multi-cluster
 //! application-networking platform. See DESIGN.md for the architecture.
 
+pub mod api;
 pub mod cli;
 pub mod exit;
 pub mod kube;
