@@ -48,6 +48,12 @@ impl Command {
         tracing::Level::WARN
     }
 
+    /// Commands that only print build a single-threaded runtime (faster start-up); the
+    /// others get a worker per core.
+    fn needs_worker_threads(&self) -> bool {
+        !matches!(self, Command::Version(_) | Command::Completion(_))
+    }
+
     /// Runs the command.
     pub async fn run(self, ctx: &Context) -> anyhow::Result<Outcome> {
         match self {
@@ -62,7 +68,12 @@ impl Cli {
     /// Sets up logging and the runtime, runs the command, and reports a failure on stderr.
     pub fn run(self) -> anyhow::Result<Outcome> {
         crate::logging::init(&self.global, self.command.default_log_level());
-        let result = tokio::runtime::Builder::new_multi_thread()
+        let mut runtime = if self.command.needs_worker_threads() {
+            tokio::runtime::Builder::new_multi_thread()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        let result = runtime
             .enable_all()
             .build()
             .map_err(anyhow::Error::from)
