@@ -43,7 +43,7 @@ repo="$(cd "$(dirname "$0")" && pwd)"
 bin="$prefix/bin/meshctl"
 
 echo "==> Building and installing meshctl into $prefix/bin (cargo install --locked --path $repo)"
-cargo install --locked --force --quiet --path "$repo" --root "$prefix"
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}" cargo install --locked --force --quiet --path "$repo" --root "$prefix"
 
 completion_path=""
 case "$shell_name" in
