@@ -1,0 +1,212 @@
+//! Shared helpers for integration tests: meshctl processes that are killed when the
+//! test ends, and the end-to-end environment (`MESHCTL_E2E_KUBECONFIG`).
+//!
+//! Include with `mod support;` from a test file; not every test uses every helper.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The meshctl binary under test.
+pub fn meshctl_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_meshctl"))
+}
+
+/// A running meshctl process; killed and reaped when dropped, so no test leaves one behind.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// Starts `meshctl ARGS`, collecting its stderr (logs) line by line.
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(meshctl_bin());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start meshctl");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = mpsc::sync_channel(10_000);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until a log line contains `needle`, and returns it; panics with everything
+    /// the process logged when it does not appear within `timeout`.
+    pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no log line containing {needle:?} within {timeout:?}; the process logged:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Everything logged so far.
+    pub fn logs(&mut self) -> String {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the process now.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Where the end-to-end tests find their Kubernetes API server.
+#[derive(Debug, Clone)]
+pub struct E2eEnv {
+    pub kubeconfig: PathBuf,
+    pub mgmt_context: Option<String>,
+    pub remote_context: Option<String>,
+}
+
+impl E2eEnv {
+    /// The environment, or `None` after printing why the test is skipped.
+    pub fn from_env(test: &str) -> Option<Self> {
+        let Some(kubeconfig) = std::env::var_os("MESHCTL_E2E_KUBECONFIG") else {
+            eprintln!(
+                "skipped {test}: MESHCTL_E2E_KUBECONFIG is unset (set it to a kubeconfig of a test API server)"
+            );
+            return None;
+        };
+        let context = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Some(Self {
+            kubeconfig: kubeconfig.into(),
+            mgmt_context: context("MESHCTL_E2E_MGMT_CONTEXT"),
+            remote_context: context("MESHCTL_E2E_REMOTE_CONTEXT"),
+        })
+    }
+
+    /// `--kubeconfig K [--context C]` for the management cluster.
+    pub fn mgmt_args(&self) -> Vec<String> {
+        self.args(self.mgmt_context.as_deref())
+    }
+
+    /// `--kubeconfig K [--context C]` for the workload cluster.
+    pub fn remote_args(&self) -> Vec<String> {
+        self.args(self.remote_context.as_deref())
+    }
+
+    fn args(&self, context: Option<&str>) -> Vec<String> {
+        let mut args = vec![
+            "--kubeconfig".to_string(),
+            self.kubeconfig.display().to_string(),
+        ];
+        if let Some(c) = context {
+            args.push("--context".into());
+            args.push(c.into());
+        }
+        args
+    }
+
+    /// A kube client for the management (or, with `remote`, the workload) context.
+    pub async fn client(&self, remote: bool) -> kube::Client {
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("read MESHCTL_E2E_KUBECONFIG");
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).expect("parse kubeconfig");
+        let context = if remote {
+            self.remote_context.clone()
+        } else {
+            self.mgmt_context.clone()
+        };
+        let options = kube::config::KubeConfigOptions {
+            context,
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .expect("kube config");
+        kube::Client::try_from(config).expect("kube client")
+    }
+}
+
+/// A namespace unique to one test, deleted (with everything in it) when dropped.
+pub struct TestNamespace {
+    pub name: String,
+    client: kube::Client,
+}
+
+impl TestNamespace {
+    pub async fn create(client: kube::Client, prefix: &str) -> Self {
+        use k8s_openapi::api::core::v1::Namespace;
+        let suffix: u32 = rand::random::<u32>() % 1_000_000;
+        let name = format!("{prefix}-{suffix:06}");
+        let api: kube::Api<Namespace> = kube::Api::all(client.clone());
+        let ns: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {"meshctl.dev/e2e": "true"}}
+        }))
+        .unwrap();
+        api.create(&Default::default(), &ns)
+            .await
+            .expect("create test namespace");
+        Self { name, client }
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        let name = self.name.clone();
+        // Drop may run inside a runtime; delete from a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use k8s_openapi::api::core::v1::Namespace;
+                let api: kube::Api<Namespace> = kube::Api::all(client);
+                let _ = api.delete(&name, &Default::default()).await;
+            });
+        })
+        .join();
+    }
+}
