@@ -2,6 +2,7 @@
 //! application-networking platform. See DESIGN.md for the architecture.
 
 pub mod api;
+pub mod check;
 pub mod cli;
 pub mod exit;
 pub mod kube;
