@@ -2,13 +2,13 @@
 //! source); pure evaluation functions sit beside them and are unit-tested.
 
 //TMP pub mod agent;
-//TMP pub mod config;
+pub mod config;
 pub mod crds;
-//TMP pub mod install;
+pub mod install;
 pub mod kubernetes;
-//TMP pub mod license;
+pub mod license;
 //TMP pub mod pre;
-//TMP pub mod relay;
+pub mod relay;
 
 use super::cluster::ApiError;
 use super::model::Finding;
