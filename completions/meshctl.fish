@@ -39,9 +39,31 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -l no-color -d 'Disable co
 complete -c meshctl -n "__fish_meshctl_needs_command" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_needs_command" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Diagnose an installation, or with --pre a cluster before install'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "version" -d 'Print the version, git commit, build date and target of meshctl'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "completion" -d 'Print the shell completion script for bash, zsh, fish, powershell or elvish'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "x" -d 'Developer and experimental tools'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l wait -d 'Retry checks that can still become healthy for up to this long (0s: run each check once)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l timeout -d 'Timeout of each call to an API server, the admin API or DNS' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l mgmt-admin-address -d 'Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server\'s service proxy' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l remote-context -d 'Also check the agent on the workload cluster of this kubeconfig context (repeatable)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l junit -d 'Also write a JUnit XML report to PATH for CI systems (\'-\': to stdout, instead of the report)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l pre -d 'Check that the cluster can take an install (API, permissions, version, conflicts, LoadBalancer)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l fail-on-warnings -d 'Exit 1 when a check warns, not only when one fails'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l context -d 'Kubeconfig context to use [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -s n -l namespace -d 'Namespace meshctl is installed in' -r

@@ -125,6 +125,11 @@ impl Plan {
         self.checks.is_empty()
     }
 
+    /// The ids of the checks, in plan order.
+    pub fn ids(&self) -> Vec<&'static str> {
+        self.checks.iter().map(|c| c.spec().id).collect()
+    }
+
     /// Runs every check and returns the records grouped by category, in plan order.
     pub async fn run(&self, options: RunOptions) -> RunResult {
         let started = Instant::now();
@@ -132,7 +137,7 @@ impl Plan {
         let (senders, receivers): (Vec<_>, Vec<_>) = self
             .checks
             .iter()
-            .map(|_| watch::channel(None::<CheckResult>))
+            .map(|_| watch::channel(None::<Settled>))
             .unzip();
         let categories = join_all(self.categories.iter().map(|(name, members)| {
             let senders = &senders;
@@ -140,8 +145,8 @@ impl Plan {
             async move {
                 let mut records = Vec::with_capacity(members.len());
                 for &index in members {
-                    let record = self.run_one(index, receivers, deadline, options).await;
-                    senders[index].send_replace(Some(record.result));
+                    let (record, settled) = self.run_one(index, receivers, deadline, options).await;
+                    senders[index].send_replace(Some(settled));
                     records.push(record);
                 }
                 (name.clone(), records)
@@ -157,42 +162,46 @@ impl Plan {
     async fn run_one(
         &self,
         index: usize,
-        receivers: &[watch::Receiver<Option<CheckResult>>],
+        receivers: &[watch::Receiver<Option<Settled>>],
         deadline: Instant,
         options: RunOptions,
-    ) -> CheckRecord {
+    ) -> (CheckRecord, Settled) {
         let check = &self.checks[index];
         let spec = check.spec().clone();
         for &dependency in &self.dependencies[index] {
             let mut receiver = receivers[dependency].clone();
-            let result = receiver
+            let outcome = receiver
                 .wait_for(Option::is_some)
                 .await
                 .map(|r| *r)
                 .ok()
-                .flatten()
-                .unwrap_or(CheckResult::Skipped);
+                .flatten();
             let dependency_spec = self.checks[dependency].spec();
-            let blocks = result == CheckResult::Skipped
-                || (result == CheckResult::Failed && dependency_spec.severity == Severity::Fatal);
-            if blocks {
-                let why = if result == CheckResult::Skipped {
-                    "was skipped"
-                } else {
-                    "failed"
-                };
-                return CheckRecord {
-                    message: format!("skipped: {} {why}", dependency_spec.id),
+            let root = match outcome {
+                Some(Settled::Skipped { root }) => Some(root),
+                Some(Settled::Ran(CheckResult::Failed))
+                    if dependency_spec.severity == Severity::Fatal =>
+                {
+                    Some(dependency)
+                }
+                Some(Settled::Ran(_)) => None,
+                None => Some(dependency),
+            };
+            if let Some(root) = root {
+                let root_spec = self.checks[root].spec();
+                let record = CheckRecord {
+                    message: format!("skipped because {} failed", root_spec.id),
                     hint: Some(format!(
                         "fix {} first (see {})",
-                        dependency_spec.id,
-                        dependency_spec.docs()
+                        root_spec.id,
+                        root_spec.docs()
                     )),
                     spec,
                     result: CheckResult::Skipped,
                     duration: Duration::ZERO,
                     attempts: 0,
                 };
+                return (record, Settled::Skipped { root });
             }
         }
         let started = Instant::now();
@@ -211,15 +220,27 @@ impl Plan {
             tracing::debug!(check = spec.id, attempt, message = %finding.message, "retrying");
             tokio::time::sleep(options.retry_interval.min(deadline - now)).await;
         };
-        CheckRecord {
-            result: CheckResult::from_finding(finding.verdict, spec.severity),
+        let result = CheckResult::from_finding(finding.verdict, spec.severity);
+        let record = CheckRecord {
+            result,
             message: finding.message,
             hint: finding.hint,
             spec,
             duration: started.elapsed(),
             attempts: attempt,
-        }
+        };
+        (record, Settled::Ran(result))
     }
+}
+
+/// How a check ended, as its dependants see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    Ran(CheckResult),
+    /// Skipped; `root` is the index of the fatal check whose failure caused it.
+    Skipped {
+        root: usize,
+    },
 }
 
 /// Records of a run, grouped by category.
@@ -455,11 +476,15 @@ mod tests {
         assert_eq!(result_of(&run, "api").result, CheckResult::Failed);
         let crds = result_of(&run, "crds");
         assert_eq!(crds.result, CheckResult::Skipped);
-        assert_eq!(crds.message, "skipped: api failed");
+        assert_eq!(crds.message, "skipped because api failed");
         assert_eq!(crds.attempts, 0);
         let config = result_of(&run, "config");
         assert_eq!(config.result, CheckResult::Skipped);
-        assert_eq!(config.message, "skipped: crds was skipped");
+        assert_eq!(config.message, "skipped because api failed");
+        assert_eq!(
+            config.hint.as_deref(),
+            Some("fix api first (see docs/troubleshooting.md#api)")
+        );
         assert_eq!(result_of(&run, "other").result, CheckResult::Passed);
         assert_eq!(b.calls("crds"), 0);
         assert_eq!(b.calls("config"), 0);

@@ -17,7 +17,7 @@ pub mod junit;
 pub mod license_source;
 mod memo;
 pub mod model;
-//TMP pub mod plan;
+pub mod plan;
 pub mod relay_source;
 pub mod report;
 #[cfg(test)]

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::cluster::{error_chain, humanize};
+use super::cluster::{ClusterAccess, error_chain, humanize};
 use super::memo::Memo;
 
 /// Path of the cluster list on the server's admin port.
@@ -209,11 +209,10 @@ impl RelayStatusSource for AdminAddressSource {
 /// port-forward and no extra network path needed.
 #[derive(Clone)]
 pub struct ServiceProxySource {
-    client: kube::Client,
+    cluster: Arc<ClusterAccess>,
     namespace: String,
     service: String,
     port: u16,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for ServiceProxySource {
@@ -227,19 +226,19 @@ impl std::fmt::Debug for ServiceProxySource {
 }
 
 impl ServiceProxySource {
+    /// The admin API behind Service `namespace/service` port `port` of `cluster`; calls use
+    /// the cluster's timeout.
     pub fn new(
-        client: kube::Client,
+        cluster: Arc<ClusterAccess>,
         namespace: impl Into<String>,
         service: impl Into<String>,
         port: u16,
-        timeout: Duration,
     ) -> Self {
         Self {
-            client,
+            cluster,
             namespace: namespace.into(),
             service: service.into(),
             port,
-            timeout,
         }
     }
 
@@ -259,11 +258,19 @@ impl ServiceProxySource {
                 source_name: name.clone(),
                 message: e.to_string(),
             })?;
-        let answer = tokio::time::timeout(self.timeout, self.client.request_text(request))
+        let client = self
+            .cluster
+            .client()
+            .map_err(|e| RelaySourceError::Unreachable {
+                source_name: name.clone(),
+                message: e.to_string(),
+            })?;
+        let timeout = self.cluster.timeout();
+        let answer = tokio::time::timeout(timeout, client.request_text(request))
             .await
             .map_err(|_| RelaySourceError::Timeout {
                 source_name: name.clone(),
-                after: self.timeout,
+                after: timeout,
             })?;
         match answer {
             Ok(text) => parse_clusters(&name, text.as_bytes()),
@@ -442,11 +449,10 @@ mod tests {
             }
         });
         let source = ServiceProxySource::new(
-            api.client(),
+            Arc::new(api.cluster()),
             "mesh-system",
             "mesh-mgmt-server",
             9091,
-            Duration::from_secs(5),
         );
         let shared = SharedRelayStatus::new(Arc::new(source));
         let (a, b) = tokio::join!(shared.clusters(0), shared.clusters(0));
@@ -468,11 +474,10 @@ mod tests {
             )
         });
         let source = ServiceProxySource::new(
-            api.client(),
+            Arc::new(api.cluster()),
             "mesh-system",
             "mesh-mgmt-server",
             9091,
-            Duration::from_secs(5),
         );
         let e = source.clusters().await.unwrap_err();
         assert!(e.to_string().contains("no endpoints available"), "{e}");

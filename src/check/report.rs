@@ -127,7 +127,12 @@ impl Render for Report {
                     CheckResult::Skipped => style.dim(symbol),
                 };
                 out.push_str(&format!("{painted} {}: {}\n", check.id, check.message));
-                if let Some(hint) = &check.hint {
+                // A skipped check's hint only repeats which check to fix first.
+                if let Some(hint) = check
+                    .hint
+                    .as_ref()
+                    .filter(|_| check.result != CheckResult::Skipped)
+                {
                     out.push_str(&format!("    {} {hint}\n", style.dim("hint:")));
                 }
                 if matches!(check.result, CheckResult::Warning | CheckResult::Failed) {
@@ -217,7 +222,7 @@ pub(crate) mod tests {
                             "install-pods",
                             "install",
                             CheckResult::Skipped,
-                            "skipped: install failed",
+                            "skipped because install failed",
                             Some("fix install first"),
                             0,
                         ),

@@ -1,6 +1,7 @@
 //! The command line: clap types, one file per verb. Each command resolves its flags and
 //! calls the domain code; only the Printer writes to stdout.
 
+pub mod check;
 pub mod completion;
 mod context;
 pub mod duration;
@@ -35,6 +36,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Check(check::Args),
     Version(version::Args),
     Completion(completion::Args),
     /// Developer and experimental tools
@@ -58,6 +60,7 @@ impl Command {
     pub async fn run(self, ctx: &Context) -> anyhow::Result<Outcome> {
         match self {
             Command::Version(args) => version::run(args, ctx).await,
+            Command::Check(args) => check::run(args, ctx).await,
             Command::Completion(args) => completion::run(args, ctx).await,
             Command::X(cmd) => x::run(cmd, ctx).await,
         }

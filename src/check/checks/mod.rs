@@ -1,13 +1,13 @@
 //! The checks. Each holds its spec and the inputs it reads (a cluster, a relay or license
 //! source); pure evaluation functions sit beside them and are unit-tested.
 
-//TMP pub mod agent;
+pub mod agent;
 pub mod config;
 pub mod crds;
 pub mod install;
 pub mod kubernetes;
 pub mod license;
-//TMP pub mod pre;
+pub mod pre;
 pub mod relay;
 
 use super::cluster::ApiError;

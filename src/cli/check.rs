@@ -1,0 +1,210 @@
+//! `meshctl check`: diagnostics of an installation (or, with `--pre`, of a cluster before
+//! install), grouped by category with hints. The engine and the checks live in `crate::check`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::check::checks::MGMT_SERVER;
+use crate::check::engine::{Plan, RunOptions};
+use crate::check::junit::to_junit;
+use crate::check::plan::{self, PostInstall, RelayInput};
+use crate::check::relay_source::{AdminAddressSource, ServiceProxySource};
+use crate::check::{ClusterAccess, Report};
+use crate::cli::Context;
+use crate::cli::duration::parse_duration;
+use crate::exit::{ExitKind, Outcome, ResultExt};
+use crate::kube::KubeTarget;
+
+/// Port of the management server's admin HTTP API (DESIGN.md §2).
+pub const ADMIN_PORT: u16 = 9091;
+/// Pause between two attempts of a retried check.
+const RETRY_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Diagnose an installation, or with --pre a cluster before install
+///
+/// Checks the Kubernetes API and version, the CRDs, the installed Deployments and pods, the
+/// license, the relay (every registered cluster connected) and the status of every platform
+/// resource, and prints a hint for each problem. Each check is described in
+/// docs/troubleshooting.md#<check-id>.
+///
+/// Examples:
+///   meshctl check
+///   meshctl check --pre
+///   meshctl check --remote-context east --remote-context west
+///   meshctl check --wait 0s -o json
+///   meshctl check --junit check-report.xml --fail-on-warnings
+///
+/// Exit codes: 0 all checks passed (warnings allowed), 1 a check failed (or warned, with
+/// --fail-on-warnings).
+#[derive(Debug, Clone, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Check that the cluster can take an install (API, permissions, version, conflicts, LoadBalancer)
+    #[arg(long, conflicts_with_all = ["mgmt_admin_address", "remote_context"])]
+    pub pre: bool,
+
+    /// Retry checks that can still become healthy for up to this long (0s: run each check once)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub wait: Duration,
+
+    /// Timeout of each call to an API server, the admin API or DNS
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Exit 1 when a check warns, not only when one fails
+    #[arg(long)]
+    pub fail_on_warnings: bool,
+
+    /// Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of
+    /// through the Kubernetes API server's service proxy
+    #[arg(long, value_name = "HOST:PORT")]
+    pub mgmt_admin_address: Option<String>,
+
+    /// Also check the agent on the workload cluster of this kubeconfig context (repeatable)
+    #[arg(long, value_name = "CONTEXT")]
+    pub remote_context: Vec<String>,
+
+    /// Also write a JUnit XML report to PATH for CI systems ('-': to stdout, instead of the report)
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+}
+
+/// A cluster for the checks; a client that cannot be built is reported by the
+/// `kubernetes-api` check rather than aborting the run.
+async fn cluster_access(target: &KubeTarget, label: String, timeout: Duration) -> ClusterAccess {
+    let client = target.client().await.map_err(|e| e.to_string());
+    ClusterAccess::new(label, client, timeout)
+}
+
+fn build_plan(
+    args: &Args,
+    ctx: &Context,
+    mgmt: Arc<ClusterAccess>,
+    remotes: Vec<Arc<ClusterAccess>>,
+) -> anyhow::Result<Plan> {
+    let namespace = ctx.namespace();
+    let plan = if args.pre {
+        plan::pre_install(mgmt, namespace)
+    } else {
+        let relay = match &args.mgmt_admin_address {
+            Some(address) => RelayInput {
+                source: Arc::new(AdminAddressSource::new(address.clone(), args.timeout)),
+                via_kubernetes_api: false,
+            },
+            None => RelayInput {
+                source: Arc::new(ServiceProxySource::new(
+                    Arc::clone(&mgmt),
+                    namespace,
+                    MGMT_SERVER,
+                    ADMIN_PORT,
+                )),
+                via_kubernetes_api: true,
+            },
+        };
+        // The license check needs the license verifier (src/license); it joins the plan when
+        // that module provides a `LicenseVerifier`.
+        plan::post_install(PostInstall {
+            namespace: namespace.to_string(),
+            cluster: mgmt,
+            relay,
+            license: None,
+            remotes,
+            now: jiff::Timestamp::now(),
+        })
+    };
+    plan.exit_kind(ExitKind::Internal)
+        .context("assembling the checks")
+}
+
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
+    let mgmt_label = ctx
+        .kube()
+        .context()
+        .map_or_else(|| "current context".to_string(), str::to_string);
+    let mgmt = Arc::new(cluster_access(ctx.kube(), mgmt_label, args.timeout).await);
+    let mut remotes = Vec::new();
+    for context in &args.remote_context {
+        let target = ctx.kube().with_context(Some(context.clone()));
+        remotes.push(Arc::new(
+            cluster_access(&target, context.clone(), args.timeout).await,
+        ));
+    }
+    let plan = build_plan(&args, ctx, mgmt, remotes)?;
+
+    let printer = ctx.printer();
+    let spinner = printer.progress().spinner(format!(
+        "running {} checks (waiting up to {} for those that can still pass)",
+        plan.len(),
+        crate::check::cluster::humanize(args.wait)
+    ));
+    let run = plan
+        .run(RunOptions {
+            wait: args.wait,
+            retry_interval: RETRY_INTERVAL,
+        })
+        .await;
+    spinner.finish_and_clear();
+
+    let report = Report::new(&run, args.fail_on_warnings);
+    match args.junit.as_deref() {
+        Some(path) if path.as_os_str() == "-" => {
+            printer
+                .raw(to_junit(&report, args.fail_on_warnings).as_bytes())
+                .context("writing the JUnit report")?;
+        }
+        junit => {
+            printer.data(&report).context("writing the check report")?;
+            if let Some(path) = junit {
+                std::fs::write(path, to_junit(&report, args.fail_on_warnings))
+                    .with_context(|| format!("writing the JUnit report to {}", path.display()))
+                    .exit_kind(ExitKind::Environment)?;
+            }
+        }
+    }
+    Ok(if report.success {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> Result<super::Args, clap::Error> {
+        let mut argv = vec!["meshctl", "check"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Check(a) => Ok(a),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.wait, std::time::Duration::from_secs(60));
+        assert_eq!(a.timeout, std::time::Duration::from_secs(10));
+        assert!(!a.pre && !a.fail_on_warnings);
+        let a = parse(&[
+            "--wait=0s",
+            "--remote-context",
+            "east",
+            "--remote-context",
+            "west",
+            "--junit",
+            "-",
+        ])
+        .unwrap();
+        assert_eq!(a.wait, std::time::Duration::ZERO);
+        assert_eq!(a.remote_context, ["east", "west"]);
+        assert!(parse(&["--pre", "--remote-context", "east"]).is_err());
+        assert!(parse(&["--wait", "soon"]).is_err());
+    }
+}
