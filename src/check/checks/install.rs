@@ -323,6 +323,9 @@ pub fn pod_health(namespace: &str, pods: &[Pod]) -> Finding {
             hint(first_pod.as_deref().unwrap_or("")),
         );
     }
+    if pods.is_empty() {
+        return Finding::pass(format!("no pods labelled {PART_OF_SELECTOR} yet"));
+    }
     Finding::pass(format!(
         "{} without crash loops or restarts",
         plural(pods.len(), "pod")

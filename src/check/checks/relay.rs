@@ -225,6 +225,9 @@ pub fn snapshot_age(clusters: &[ClusterRelayStatus], now: Timestamp) -> Finding 
         );
     }
     let connected = clusters.iter().filter(|c| c.connected).count();
+    if connected == 0 {
+        return Finding::pass("no connected cluster to look at (see relay-clusters-connected)");
+    }
     Finding::pass(format!(
         "{} sent a snapshot and spoke within {}",
         plural(connected, "connected cluster"),

@@ -1,0 +1,195 @@
+//! End-to-end `meshctl check` against a real Kubernetes API server (envtest-style: etcd and an
+//! API server, no nodes, no controllers). Runs when `MESHCTL_E2E_KUBECONFIG` names a kubeconfig
+//! (context: `MESHCTL_E2E_MGMT_CONTEXT`, default the current one); skips with a printed reason
+//! otherwise. Each test works in its own namespace and deletes it.
+
+// support::E2eEnv prints the reason for a skip on stderr.
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+use support::{E2eEnv, TestNamespace};
+
+fn meshctl(env: &E2eEnv, namespace: &str) -> Command {
+    let mut cmd = Command::new(support::meshctl_bin());
+    cmd.env_remove("RUST_LOG")
+        .env_remove("MESHCTL_NAMESPACE")
+        .env("NO_COLOR", "1")
+        .args(env.mgmt_args())
+        .args(["-n", namespace, "check"]);
+    cmd
+}
+
+/// Runs `meshctl check ARGS -o json` and returns (exit code, report).
+fn check_json(env: &E2eEnv, namespace: &str, args: &[&str]) -> (i32, Value) {
+    let out = meshctl(env, namespace)
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}); stdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let code = out.status.code().unwrap();
+    // The exit code and the document agree.
+    assert_eq!(code == 0, report["success"] == true, "{report:#}");
+    (code, report)
+}
+
+fn by_id(report: &Value) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for category in report["categories"].as_array().unwrap() {
+        for check in category["checks"].as_array().unwrap() {
+            out.insert(check["id"].as_str().unwrap().to_string(), check.clone());
+        }
+    }
+    out
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn pre_install_on_an_api_server_without_nodes() {
+    let Some(env) = E2eEnv::from_env("pre_install_on_an_api_server_without_nodes") else {
+        return;
+    };
+    let rt = runtime();
+    let ns = rt
+        .block_on(async { TestNamespace::create(env.client(false).await, "e2e-check-pre").await });
+    let (_, report) = check_json(&env, &ns.name, &["--pre", "--wait=0s"]);
+    let checks = by_id(&report);
+    assert_eq!(checks["kubernetes-api"]["result"], "passed", "{report:#}");
+    assert_eq!(
+        checks["kubernetes-version"]["result"], "passed",
+        "{report:#}"
+    );
+    // The e2e identity is an administrator of its test API server.
+    assert_eq!(checks["permissions"]["result"], "passed", "{report:#}");
+    // No nodes: the LoadBalancer check cannot know, and says so as a warning.
+    assert_eq!(checks["load-balancer"]["result"], "warning", "{report:#}");
+    assert!(
+        checks["load-balancer"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no nodes"),
+        "{report:#}"
+    );
+    // Other tests may have installed meshctl elsewhere on a shared server; then the conflict
+    // check must name that installation.
+    let conflicts = &checks["no-conflicting-install"];
+    if conflicts["result"] != "passed" {
+        assert!(
+            conflicts["message"]
+                .as_str()
+                .unwrap()
+                .contains("Deployment"),
+            "{report:#}"
+        );
+    }
+    // Warnings fail the run only with --fail-on-warnings.
+    let (code, _) = check_json(
+        &env,
+        &ns.name,
+        &["--pre", "--wait=0s", "--fail-on-warnings"],
+    );
+    assert_eq!(code, 1);
+    drop(ns);
+}
+
+#[test]
+fn nothing_installed_fails_and_skips_what_depends_on_it() {
+    let Some(env) = E2eEnv::from_env("nothing_installed_fails_and_skips_what_depends_on_it") else {
+        return;
+    };
+    let rt = runtime();
+    let ns = rt.block_on(async {
+        TestNamespace::create(env.client(false).await, "e2e-check-empty").await
+    });
+    let (code, report) = check_json(&env, &ns.name, &["--wait=0s"]);
+    assert_eq!(code, 1, "{report:#}");
+    let checks = by_id(&report);
+    assert_eq!(checks["kubernetes-api"]["result"], "passed", "{report:#}");
+    assert_eq!(checks["install"]["result"], "failed", "{report:#}");
+    assert!(
+        checks["install"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&ns.name),
+        "{report:#}"
+    );
+    for id in ["install-available", "install-pods", "install-images"] {
+        assert_eq!(checks[id]["result"], "skipped", "{id}: {report:#}");
+    }
+    // No mesh-mgmt-server Service in this namespace: the admin API is unreachable and the
+    // other relay checks are skipped, not passed.
+    assert_eq!(checks["relay-admin"]["result"], "failed", "{report:#}");
+    assert_eq!(
+        checks["relay-clusters-connected"]["result"], "skipped",
+        "{report:#}"
+    );
+    drop(ns);
+}
+
+#[test]
+fn an_unavailable_deployment_of_another_version_is_named() {
+    let Some(env) = E2eEnv::from_env("an_unavailable_deployment_of_another_version_is_named")
+    else {
+        return;
+    };
+    let rt = runtime();
+    let ns = rt.block_on(async {
+        let client = env.client(false).await;
+        let ns = TestNamespace::create(client.clone(), "e2e-check-install").await;
+        // Without nodes (and controllers) this Deployment never becomes available.
+        let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "mesh-mgmt-server", "labels": {
+                "app.kubernetes.io/part-of": "meshctl", "app.kubernetes.io/managed-by": "meshctl",
+                "meshctl.dev/version": "0.0.0-e2e"}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "mesh-mgmt-server"}},
+                "template": {"metadata": {"labels": {"app": "mesh-mgmt-server"}},
+                    "spec": {"containers": [{"name": "server", "image": "ghcr.io/meshctl/meshctl:0.0.0-e2e"}]}}}
+        }))
+        .unwrap();
+        kube::Api::namespaced(client, &ns.name)
+            .create(&Default::default(), &deployment)
+            .await
+            .unwrap();
+        ns
+    });
+    let (code, report) = check_json(&env, &ns.name, &["--wait=0s"]);
+    assert_eq!(code, 1, "{report:#}");
+    let checks = by_id(&report);
+    assert_eq!(checks["install"]["result"], "passed", "{report:#}");
+    assert_eq!(
+        checks["install-available"]["result"], "failed",
+        "{report:#}"
+    );
+    let message = checks["install-available"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("Deployment {}/mesh-mgmt-server", ns.name)),
+        "{message}"
+    );
+    assert_eq!(checks["install-images"]["result"], "warning", "{report:#}");
+    assert!(
+        checks["install-images"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("0.0.0-e2e"),
+        "{report:#}"
+    );
+    drop(ns);
+}
