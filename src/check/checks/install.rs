@@ -556,6 +556,63 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn wait_retries_with_a_fresh_list_until_available() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+
+        use crate::check::engine::{Plan, RunOptions};
+        use crate::check::model::CheckResult;
+
+        let v = crate::version::VERSION;
+        let lists = Arc::new(AtomicU32::new(0));
+        let seen = Arc::clone(&lists);
+        let (not_yet, ready) = (
+            deployment("mesh-mgmt-server", &image(v), 1, 0),
+            deployment("mesh-mgmt-server", &image(v), 1, 1),
+        );
+        let api = MockApi::start(move |_, path, _| {
+            if path == "/version" {
+                return (200, crate::check::testing::version("1", "31"));
+            }
+            assert_eq!(path, "/apis/apps/v1/namespaces/mesh-system/deployments");
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            let item = if n == 0 {
+                not_yet.clone()
+            } else {
+                ready.clone()
+            };
+            (200, list("DeploymentList", vec![item]))
+        });
+        let cluster = Arc::new(api.cluster());
+        let mut checks: Vec<Box<dyn Check>> = vec![Box::new(
+            crate::check::checks::kubernetes::KubernetesApi::new(
+                "kubernetes-api",
+                "kubernetes-api",
+                Arc::clone(&cluster),
+            ),
+        )];
+        for w in [InstallCheck::Present, InstallCheck::Available] {
+            checks.push(Box::new(Install::new(
+                w,
+                "install",
+                Arc::clone(&cluster),
+                "mesh-system",
+            )));
+        }
+        let run = Plan::new(checks)
+            .unwrap()
+            .run(RunOptions {
+                wait: std::time::Duration::from_secs(60),
+                retry_interval: std::time::Duration::from_secs(2),
+            })
+            .await;
+        let available = &run.categories[1].1[1];
+        assert_eq!(available.result, CheckResult::Passed, "{available:?}");
+        assert_eq!(available.attempts, 2);
+        // One LIST shared by `install` and the first attempt, one more for the retry.
+        assert_eq!(lists.load(Ordering::SeqCst), 2);
+    }
+
     #[test]
     fn restarts_warn_and_unschedulable_fails() {
         let mut running: Pod = serde_json::from_value(crash_pod("p", 4, "x")).unwrap();
