@@ -95,13 +95,17 @@ pub fn post_install(input: PostInstall) -> Result<Plan, PlanError> {
         RelayCheck::CertExpiry,
         RelayCheck::VersionSkew,
     ] {
-        checks.push(Box::new(Relay::new(
+        let mut check = Relay::new(
             which,
             category::RELAY,
             Arc::clone(&relay),
             api_dependency(input.relay.via_kubernetes_api),
             input.now,
-        )));
+        );
+        if which == RelayCheck::Connected {
+            check = check.with_registrations(Arc::clone(c));
+        }
+        checks.push(Box::new(check));
     }
     checks.push(Box::new(Config::new(category::CONFIG, Arc::clone(c))));
     for remote in &input.remotes {
@@ -294,7 +298,7 @@ mod tests {
         for (request, n) in &counts {
             assert_eq!(*n, 1, "{request} sent {n} times");
         }
-        assert_eq!(counts.len(), 11, "{counts:#?}");
+        assert_eq!(counts.len(), 12, "{counts:#?}");
     }
 
     #[tokio::test]

@@ -9,7 +9,11 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{join_limited, plural};
+use kube::api::ApiResource;
+
+use super::{api_failure, join_limited, plural};
+use crate::api::KubernetesCluster;
+use crate::check::cluster::{ApiError, ClusterAccess};
 use crate::check::engine::Check;
 use crate::check::model::{CheckSpec, Finding, Severity};
 use crate::check::relay_source::{ClusterRelayStatus, SharedRelayStatus};
@@ -32,6 +36,9 @@ pub struct Relay {
     spec: CheckSpec,
     which: RelayCheck,
     status: Arc<SharedRelayStatus>,
+    /// Where KubernetesCluster registrations are listed, to catch clusters the server does
+    /// not know; `None` trusts the server's list alone.
+    registrations: Option<Arc<ClusterAccess>>,
     now: Timestamp,
 }
 
@@ -91,7 +98,41 @@ impl Relay {
             spec,
             which,
             status,
+            registrations: None,
             now,
+        }
+    }
+
+    /// Also compares the server's clusters with the KubernetesCluster resources of `cluster`
+    /// (one LIST across namespaces): a registration the server does not list is a cluster that
+    /// never connected.
+    pub fn with_registrations(mut self, cluster: Arc<ClusterAccess>) -> Self {
+        if !self.spec.depends_on.contains(&"kubernetes-api") {
+            self.spec.depends_on.push("kubernetes-api");
+        }
+        self.registrations = Some(cluster);
+        self
+    }
+
+    /// `(namespace, name)` of every KubernetesCluster; empty when the kind is not served (the
+    /// crds check reports that).
+    async fn registered(&self, attempt: u32) -> Result<Vec<(String, String)>, Finding> {
+        let Some(cluster) = &self.registrations else {
+            return Ok(Vec::new());
+        };
+        let kind = ApiResource::erase::<KubernetesCluster>(&());
+        match cluster.list_dynamic(&kind, attempt).await {
+            Ok(objects) => Ok(objects
+                .iter()
+                .map(|o| {
+                    (
+                        o.metadata.namespace.clone().unwrap_or_default(),
+                        o.metadata.name.clone().unwrap_or_default(),
+                    )
+                })
+                .collect()),
+            Err(ApiError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(api_failure(&e)),
         }
     }
 
@@ -110,7 +151,10 @@ impl Relay {
                 );
                 Finding::pass(message)
             }
-            RelayCheck::Connected => connected(&clusters, self.now),
+            RelayCheck::Connected => match self.registered(attempt).await {
+                Ok(registered) => connected(&clusters, &registered, self.now),
+                Err(f) => f,
+            },
             RelayCheck::SnapshotAge => snapshot_age(&clusters, self.now),
             RelayCheck::CertExpiry => cert_expiry(&clusters, self.now),
             RelayCheck::VersionSkew => version_skew(&clusters, crate::version::VERSION),
@@ -161,18 +205,26 @@ fn agent_hint(cluster: &str) -> String {
     )
 }
 
-pub fn connected(clusters: &[ClusterRelayStatus], now: Timestamp) -> Finding {
-    if clusters.is_empty() {
+/// Every cluster the server lists is connected, and every registration (`(namespace, name)`
+/// of a KubernetesCluster) is one the server lists.
+pub fn connected(
+    clusters: &[ClusterRelayStatus],
+    registered: &[(String, String)],
+    now: Timestamp,
+) -> Finding {
+    let unknown: Vec<&(String, String)> = registered
+        .iter()
+        .filter(|(_, name)| !clusters.iter().any(|c| &c.name == name))
+        .collect();
+    if clusters.is_empty() && unknown.is_empty() {
         return no_clusters();
     }
     let down: Vec<&ClusterRelayStatus> = clusters.iter().filter(|c| !c.connected).collect();
-    if down.is_empty() {
-        return Finding::pass(format!(
-            "all {} connected",
-            plural(clusters.len(), "cluster")
-        ));
+    let total = clusters.len() + unknown.len();
+    if down.is_empty() && unknown.is_empty() {
+        return Finding::pass(format!("all {} connected", plural(total, "cluster")));
     }
-    let described: Vec<String> = down
+    let mut described: Vec<String> = down
         .iter()
         .map(|c| {
             let mut text = format!("{} (", c.name);
@@ -187,14 +239,21 @@ pub fn connected(clusters: &[ClusterRelayStatus], now: Timestamp) -> Finding {
             text
         })
         .collect();
+    described.extend(unknown.iter().map(|(ns, name)| {
+        format!("{name} (KubernetesCluster {ns}/{name} exists but the management server has never seen its agent)")
+    }));
+    let first = down
+        .first()
+        .map(|c| c.name.clone())
+        .or_else(|| unknown.first().map(|(_, n)| n.clone()))
+        .unwrap_or_default();
     Finding::fail(
         format!(
-            "{} of {} not connected: {}",
-            plural(down.len(), "cluster"),
-            clusters.len(),
+            "{} of {total} not connected: {}",
+            plural(down.len() + unknown.len(), "cluster"),
             join_limited(&described, 6)
         ),
-        agent_hint(&down[0].name),
+        agent_hint(&first),
     )
 }
 
@@ -368,7 +427,7 @@ mod tests {
     #[test]
     fn no_cluster_is_not_an_alarm() {
         for f in [
-            connected(&[], now()),
+            connected(&[], &[], now()),
             snapshot_age(&[], now()),
             cert_expiry(&[], now()),
             version_skew(&[], "0.1.0"),
@@ -384,15 +443,72 @@ mod tests {
         let mut west = cluster("west", false);
         west.last_seen = Some("2026-11-22T04:55:00Z".parse().unwrap());
         west.last_disconnect_reason = Some("stream reset".into());
-        let f = connected(&[cluster("east", true), west], now());
+        let f = connected(&[cluster("east", true), west], &[], now());
         assert_eq!(f.verdict, Verdict::Fail);
         assert_eq!(
             f.message,
             "1 cluster of 2 not connected: west (last seen 5m0s ago, last disconnect: stream reset)"
         );
         assert!(f.hint.unwrap().contains("cluster west"));
-        let f = connected(&[cluster("east", true)], now());
+        let f = connected(&[cluster("east", true)], &[], now());
         assert_eq!(f.message, "all 1 cluster connected");
+    }
+
+    #[test]
+    fn registrations_the_server_does_not_know_are_named() {
+        let registered = vec![
+            ("mesh-system".to_string(), "east".to_string()),
+            ("mesh-system".to_string(), "north".to_string()),
+        ];
+        let f = connected(&[cluster("east", true)], &registered, now());
+        assert_eq!(f.verdict, Verdict::Fail);
+        assert_eq!(
+            f.message,
+            "1 cluster of 2 not connected: north (KubernetesCluster mesh-system/north exists but the management server has never seen its agent)"
+        );
+        assert!(f.hint.unwrap().contains("cluster north"));
+        let f = connected(&[], &registered[1..], now());
+        assert_eq!(f.verdict, Verdict::Fail);
+    }
+
+    #[tokio::test]
+    async fn registrations_are_listed_once_across_namespaces() {
+        use crate::check::testing::{MockApi, list, status};
+        let api = MockApi::start(|method, path, _| {
+            assert_eq!(method, "GET");
+            match path {
+                "/apis/admin.meshctl.dev/v1alpha1/kubernetesclusters" => (
+                    200,
+                    list(
+                        "KubernetesClusterList",
+                        vec![
+                            serde_json::json!({"apiVersion": "admin.meshctl.dev/v1alpha1",
+                            "kind": "KubernetesCluster", "metadata": {"name": "west", "namespace": "mesh-system"},
+                            "spec": {}}),
+                        ],
+                    ),
+                ),
+                other => (404, status(404, "NotFound", other)),
+            }
+        });
+        let shared = Arc::new(SharedRelayStatus::new(Arc::new(Fixed(Ok(vec![cluster(
+            "east", true,
+        )])))));
+        let check = Relay::new(RelayCheck::Connected, "relay", shared, &[], now())
+            .with_registrations(Arc::new(api.cluster()));
+        assert_eq!(check.spec().depends_on, ["relay-admin", "kubernetes-api"]);
+        let f = check.run(0).await;
+        assert_eq!(f.verdict, Verdict::Fail, "{f:?}");
+        assert!(
+            f.message
+                .contains("west (KubernetesCluster mesh-system/west"),
+            "{}",
+            f.message
+        );
+        assert_eq!(
+            api.requests(),
+            ["GET /apis/admin.meshctl.dev/v1alpha1/kubernetesclusters"]
+        );
     }
 
     #[test]
