@@ -21,7 +21,13 @@ pub fn default_filter(verbose: u8, quiet: bool, base: Level) -> String {
         // Debug for meshctl itself; the HTTP and TLS stacks stay at info.
         return "info,meshctl=debug".into();
     }
-    level.as_str().to_ascii_lowercase()
+    let level = level.as_str().to_ascii_lowercase();
+    if verbose == 0 {
+        // kube's client builder logs every failed connection at ERROR; meshctl reports
+        // those failures itself, once, with a hint.
+        return format!("{level},kube_client::client::builder=off");
+    }
+    level
 }
 
 /// Installs the global subscriber. Safe to call once per process.
@@ -48,12 +54,18 @@ mod tests {
 
     #[test]
     fn verbosity_maps_to_levels() {
-        assert_eq!(default_filter(0, false, Level::WARN), "warn");
+        assert_eq!(
+            default_filter(0, false, Level::WARN),
+            "warn,kube_client::client::builder=off"
+        );
         assert_eq!(default_filter(1, false, Level::WARN), "info");
         assert_eq!(default_filter(2, false, Level::WARN), "info,meshctl=debug");
         assert_eq!(default_filter(3, false, Level::WARN), "trace");
         assert_eq!(default_filter(0, true, Level::WARN), "error");
-        assert_eq!(default_filter(0, false, Level::INFO), "info");
+        assert_eq!(
+            default_filter(0, false, Level::INFO),
+            "info,kube_client::client::builder=off"
+        );
         assert_eq!(default_filter(1, false, Level::INFO), "info,meshctl=debug");
     }
 }

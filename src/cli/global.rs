@@ -6,6 +6,7 @@ use crate::output::OutputFormat;
 
 /// Flags accepted by every command.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]
     #[arg(long, global = true, value_name = "PATH")]
