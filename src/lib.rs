@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod exit;
 pub mod kube;
+pub mod license;
 pub mod logging;
 pub mod output;
 pub mod reference;

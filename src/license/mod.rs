@@ -1,0 +1,30 @@
+//! Licensing: license keys (Ed25519-signed compact JWS), their verification
+//! against trusted issuer keys, entitlements and expiry, and issuing.
+//!
+//! Pure library: no file, network or clock access; callers pass in text and time.
+//! See `docs/licensing.md` for the format and the commands built on this.
+
+pub mod claims;
+pub mod entitlements;
+pub mod error;
+pub mod issue;
+pub mod jws;
+pub mod keys;
+pub mod product;
+pub mod report;
+pub mod trusted;
+pub mod verify;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod testing;
+
+pub use claims::{Claims, LicenseType};
+pub use entitlements::{EXPIRY_WARNING_DAYS, Entitlements, ExpiryState};
+pub use error::LicenseError;
+pub use issue::{LicenseRequest, issue};
+pub use keys::{IssuerKeyPair, IssuerPublicKey};
+pub use product::{Module, Product};
+pub use report::{CheckOptions, LicenseReport, ReportState};
+pub use trusted::{KeyOrigin, TrustedIssuers};
+pub use verify::{VerifiedLicense, verify, verify_at};
