@@ -67,7 +67,8 @@ pub struct Claims {
 impl Claims {
     /// Reads claims from the decoded payload of a verified token.
     pub fn from_json(bytes: &[u8]) -> Result<Self, LicenseError> {
-        serde_json::from_slice(bytes).map_err(|e| LicenseError::Claims(e.to_string()))
+        serde_json::from_slice(bytes)
+            .map_err(|e| LicenseError::Claims(super::error::echo_long(&e.to_string())))
     }
 
     /// The payload bytes for signing.

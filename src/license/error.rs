@@ -193,15 +193,27 @@ pub enum LicenseError {
 /// Longest attacker-controlled string (kid, alg) we repeat in an error message.
 const MAX_ECHO: usize = 64;
 
-/// Shortens an attacker-controlled string for inclusion in an error message.
-pub(crate) fn echo(s: &str) -> String {
-    if s.chars().count() <= MAX_ECHO {
+/// Longest message from a parser (which may quote claim values) we repeat.
+const MAX_ECHO_LONG: usize = 200;
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
         s.to_owned()
     } else {
-        let mut out: String = s.chars().take(MAX_ECHO).collect();
+        let mut out: String = s.chars().take(max).collect();
         out.push('…');
         out
     }
+}
+
+/// Shortens an attacker-controlled string (kid, alg, name) for an error message.
+pub(crate) fn echo(s: &str) -> String {
+    shorten(s, MAX_ECHO)
+}
+
+/// Shortens a parser message that may quote signed claim values.
+pub(crate) fn echo_long(s: &str) -> String {
+    shorten(s, MAX_ECHO_LONG)
 }
 
 #[cfg(test)]

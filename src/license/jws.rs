@@ -83,8 +83,22 @@ fn split(input: &str) -> Result<(&str, [&str; 3]), LicenseError> {
 }
 
 fn check_header(header_json: &[u8]) -> Result<String, LicenseError> {
-    let header: Header = serde_json::from_slice(header_json)
-        .map_err(|e| LicenseError::Header(HeaderProblem::Json(e.to_string())))?;
+    // serde_json messages may quote header content; describe the problem instead.
+    let header: Header = serde_json::from_slice(header_json).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
+                "malformed JSON"
+            }
+            serde_json::error::Category::Eof => "truncated JSON",
+            serde_json::error::Category::Data => {
+                "not an object with string fields alg, typ and kid"
+            }
+        };
+        LicenseError::Header(HeaderProblem::Json(format!(
+            "{what} (at column {})",
+            e.column()
+        )))
+    })?;
     if header.alg != ALG_EDDSA {
         return Err(LicenseError::UnsupportedAlg {
             alg: echo(&header.alg),
@@ -372,6 +386,19 @@ mod tests {
                 ),
                 "{header:?}"
             );
+        }
+    }
+
+    #[test]
+    fn header_content_is_not_quoted_in_errors() {
+        let long = "Q".repeat(5000);
+        for header in [
+            format!("\"{long}\""),
+            format!(r#"{{"alg":"EdDSA","kid":["{long}"]}}"#),
+        ] {
+            let err = parse(&token_with_header(&header)).unwrap_err().to_string();
+            assert!(!err.contains("QQQQ"), "{err}");
+            assert!(err.len() < 200, "{err}");
         }
     }
 
