@@ -40,6 +40,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -s y -l yes -d 'Never prom
 complete -c meshctl -n "__fish_meshctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_needs_command" -s V -l version -d 'Print version'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Diagnose an installation, or with --pre a cluster before install'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "license" -d 'Manage license keys: check, show and apply them; keygen and issue for issuers'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "version" -d 'Print the version, git commit, build date and target of meshctl'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "completion" -d 'Print the shell completion script for bash, zsh, fish, powershell or elvish'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "x" -d 'Developer and experimental tools'
@@ -64,6 +65,117 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s q -l quiet -d 
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -f -a "check" -d 'Verify a license key and report licensee, products, modules and expiry'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -f -a "show" -d 'Show the license installed in the cluster (Secret meshctl-license in the install namespace)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -f -a "apply" -d 'Verify a license key, then install it (Secret meshctl-license in the install namespace)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -f -a "keygen" -d 'Create a new issuer key pair for signing licenses (for license issuers)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -f -a "issue" -d 'Sign a license key with an issuer private key and print it (for license issuers)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l key -d 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l key-file -d 'Read the license key from FILE (\'-\' reads stdin)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l trusted-issuer -d 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by \':\'' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l fail-within-days -d 'Also fail (exit 1) when the license expires within N days' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -l trusted-issuer -d 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by \':\'' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -l fail-within-days -d 'Also fail (exit 1) when the license expires within N days' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l key -d 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l key-file -d 'Read the license key from FILE (\'-\' reads stdin)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l trusted-issuer -d 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by \':\'' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -l out -d 'Directory to write the key pair into (created if missing)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -l force -d 'Overwrite existing key files'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l signing-key -d 'Issuer private key (PKCS#8 PEM, from `license keygen`)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l licensee -d 'Licensee (the `sub` claim)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l products -d 'Products to license, comma separated' -r -f -a "mesh\t''
+gateway\t''
+network\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l modules -d 'Modules to license, comma separated; each needs a product it extends' -r -f -a "graphql\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l expires -d 'Last day the license is valid, UTC (it expires at 23:59:59Z that day)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l days -d 'Number of days the license is valid from now' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l max-clusters -d 'Most workload clusters the license allows [default: unlimited]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l issuer -d 'Issuer name (the `iss` claim)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l trial -d 'Issue a trial license (default: enterprise)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l context -d 'Kubeconfig context to use [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -s n -l namespace -d 'Namespace meshctl is installed in' -r

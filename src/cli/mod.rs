@@ -6,6 +6,7 @@ pub mod completion;
 mod context;
 pub mod duration;
 pub mod global;
+pub mod license;
 pub mod version;
 pub mod x;
 
@@ -37,6 +38,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Check(check::Args),
+    /// Manage license keys: check, show and apply them; keygen and issue for issuers
+    #[command(subcommand)]
+    License(license::Command),
     Version(version::Args),
     Completion(completion::Args),
     /// Developer and experimental tools
@@ -59,6 +63,7 @@ impl Command {
     /// Runs the command.
     pub async fn run(self, ctx: &Context) -> anyhow::Result<Outcome> {
         match self {
+            Command::License(cmd) => license::run(cmd, ctx).await,
             Command::Version(args) => version::run(args, ctx).await,
             Command::Check(args) => check::run(args, ctx).await,
             Command::Completion(args) => completion::run(args, ctx).await,

@@ -217,7 +217,6 @@ pub(crate) fn echo_long(s: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

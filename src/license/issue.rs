@@ -102,7 +102,6 @@ pub fn issue(request: &LicenseRequest, key: &IssuerKeyPair) -> Result<String, Li
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::license::jws::parse;

@@ -166,7 +166,6 @@ pub fn assemble(signing_input: &str, signature: &[u8; SIGNATURE_LEN]) -> String 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

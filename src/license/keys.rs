@@ -161,7 +161,6 @@ impl fmt::Debug for IssuerPublicKey {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

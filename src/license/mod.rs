@@ -4,6 +4,12 @@
 //! Pure library: no file, network or clock access; callers pass in text and time.
 //! See `docs/licensing.md` for the format and the commands built on this.
 
+/// Name of the Secret holding the installed license, in the install namespace.
+pub const LICENSE_SECRET_NAME: &str = "meshctl-license";
+
+/// Data key of the license key in [`LICENSE_SECRET_NAME`].
+pub const LICENSE_SECRET_KEY: &str = "license-key";
+
 pub mod claims;
 pub mod entitlements;
 pub mod error;
@@ -16,7 +22,6 @@ pub mod trusted;
 pub mod verify;
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 pub(crate) mod testing;
 
 pub use claims::{Claims, LicenseType};

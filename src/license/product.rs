@@ -99,7 +99,6 @@ impl FromStr for Module {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

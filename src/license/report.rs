@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use super::claims::LicenseType;
 use super::entitlements::ExpiryState;
-use super::error::LicenseError;
 use super::product::{Module, Product};
 use super::trusted::{KeyOrigin, TrustedIssuerSummary, TrustedIssuers};
 use super::verify::{VerifiedLicense, claimed_kid, verify};
@@ -96,8 +95,12 @@ impl LicenseReport {
         }
     }
 
-    /// The report for a key that could not be verified.
-    pub fn refused(kid: Option<String>, error: &LicenseError, trusted: &TrustedIssuers) -> Self {
+    /// The report for a key that could not be verified (or was not found).
+    pub fn refused(
+        kid: Option<String>,
+        error: &dyn std::fmt::Display,
+        trusted: &TrustedIssuers,
+    ) -> Self {
         Self {
             valid: false,
             state: ReportState::Invalid,
@@ -208,31 +211,31 @@ impl LicenseReport {
             .iter()
             .map(|t| format!("{} ({})", t.kid, t.origin))
             .collect();
-        vec![
-            ("status", state.to_owned()),
-            ("licensee", or_dash(self.licensee.as_ref())),
-            ("type", or_dash(self.license_type)),
-            ("products", list(&self.products)),
-            ("modules", list(&self.modules)),
-            (
-                "max clusters",
-                match (self.valid || self.licensee.is_some(), self.max_clusters) {
-                    (true, None) => "unlimited".to_owned(),
-                    (_, limit) => or_dash(limit),
-                },
-            ),
-            ("issued", or_dash(self.issued_at)),
-            ("expires", or_dash(self.expires_at)),
-            ("days left", or_dash(self.days_left)),
-            ("issuer", or_dash(self.issuer.as_ref())),
-            ("key id", or_dash(self.kid.as_ref())),
-            ("trusted issuers", list(&trusted)),
-        ]
+        let mut rows = vec![("Status", state.to_owned())];
+        if self.licensee.is_some() {
+            rows.extend([
+                ("Licensee", or_dash(self.licensee.as_ref())),
+                ("Type", or_dash(self.license_type)),
+                ("Products", list(&self.products)),
+                ("Modules", list(&self.modules)),
+                (
+                    "Max clusters",
+                    self.max_clusters
+                        .map_or_else(|| "unlimited".to_owned(), |n| n.to_string()),
+                ),
+                ("Issued", or_dash(self.issued_at)),
+                ("Expires", or_dash(self.expires_at)),
+                ("Days left", or_dash(self.days_left)),
+                ("Issuer", or_dash(self.issuer.as_ref())),
+            ]);
+        }
+        rows.push(("Key ID", or_dash(self.kid.as_ref())));
+        rows.push(("Trusted issuers", list(&trusted)));
+        rows
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::license::testing::Fixture;
@@ -363,8 +366,12 @@ mod tests {
         assert_eq!(r.kid.as_deref(), Some(f.pair.kid()));
         assert!(r.error.unwrap().contains("signature is invalid"));
         let rows = LicenseReport::check("", &f.trusted, f.now(), CheckOptions::default()).rows();
-        assert_eq!(rows[0], ("status", "INVALID".to_owned()));
-        assert_eq!(rows[5], ("max clusters", "-".to_owned()));
+        assert_eq!(rows[0], ("Status", "INVALID".to_owned()));
+        // No claim rows for a key that was not verified.
+        assert_eq!(
+            rows.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            ["Status", "Key ID", "Trusted issuers"]
+        );
     }
 
     #[test]
@@ -372,8 +379,8 @@ mod tests {
         let f = Fixture::new();
         let r = LicenseReport::check(&f.valid_key(), &f.trusted, f.now(), CheckOptions::default());
         let rows = r.rows();
-        assert_eq!(rows[0], ("status", "valid".to_owned()));
-        assert_eq!(rows[3], ("products", "mesh".to_owned()));
-        assert_eq!(rows[5], ("max clusters", "unlimited".to_owned()));
+        assert_eq!(rows[0], ("Status", "valid".to_owned()));
+        assert_eq!(rows[3], ("Products", "mesh".to_owned()));
+        assert_eq!(rows[5], ("Max clusters", "unlimited".to_owned()));
     }
 }

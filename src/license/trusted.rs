@@ -135,7 +135,6 @@ impl TrustedIssuers {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::license::keys::IssuerKeyPair;
