@@ -53,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
     let s = setup();
     let _ = jws::parse(input);
     match verify(input, &s.trusted) {
-        Ok(_) => assert_eq!(input.trim(), s.valid_key, "a key other than the issued one verified"),
+        Ok(_) => assert_eq!(
+            input.trim(),
+            s.valid_key,
+            "a key other than the issued one verified"
+        ),
         Err(err) => {
             // Errors never repeat the input back at length.
             let message = err.to_string();
