@@ -156,6 +156,8 @@ mod tests {
             .unwrap()
             .kid()
             .to_owned();
+        assert_eq!(BUILTIN[0].0, "meshctl-dev");
+        assert_eq!(kid, "a5184e1648734eeb", "documented in keys/README.md");
         assert!(set.get(&kid).is_some());
     }
 
