@@ -312,6 +312,26 @@ fn bad_inputs_fail_with_exit_1() {
 }
 
 #[test]
+fn conflicting_key_flags_are_a_usage_error() {
+    meshctl()
+        .args(["license", "check", "--key", "x", "--key-file", DEV_EXPIRED])
+        .assert()
+        .code(2)
+        .stdout("");
+    meshctl()
+        .args([
+            "license",
+            "check",
+            "--key-file",
+            DEV_EXPIRED,
+            "--fail-within-days",
+            "-3",
+        ])
+        .assert()
+        .code(2);
+}
+
+#[test]
 fn expired_key_fails_with_exit_1_and_still_reports() {
     // Signed by the built-in meshctl-dev key, expired at the end of 2025.
     let out = meshctl()
