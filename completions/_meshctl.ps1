@@ -53,6 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--mgmt-admin-address', '--mgmt-admin-address', [CompletionResultType]::ParameterName, 'Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server''s service proxy')
             [CompletionResult]::new('--remote-context', '--remote-context', [CompletionResultType]::ParameterName, 'Also check the agent on the workload cluster of this kubeconfig context (repeatable)')
             [CompletionResult]::new('--junit', '--junit', [CompletionResultType]::ParameterName, 'Also write a JUnit XML report to PATH for CI systems (''-'': to stdout, instead of the report)')
+            [CompletionResult]::new('--trusted-issuer', '--trusted-issuer', [CompletionResultType]::ParameterName, 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by '':''')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use [default: the current context]')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace meshctl is installed in')

@@ -49,6 +49,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --mgmt-admin-address 'Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server''s service proxy'
             cand --remote-context 'Also check the agent on the workload cluster of this kubeconfig context (repeatable)'
             cand --junit 'Also write a JUnit XML report to PATH for CI systems (''-'': to stdout, instead of the report)'
+            cand --trusted-issuer 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by '':'''
             cand --kubeconfig 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]'
             cand --context 'Kubeconfig context to use [default: the current context]'
             cand -n 'Namespace meshctl is installed in'

@@ -141,8 +141,28 @@ fn healthy_api(method: &Method, path: &str, _body: &Value) -> (u16, Value) {
             (200, list("PodList", vec![]))
         }
         p if p.contains(".meshctl.dev/v1alpha1/") => (200, list("List", vec![])),
+        "/api/v1/namespaces/mesh-system/secrets/meshctl-license" => (200, license_secret()),
         other => not_found(other),
     }
+}
+
+/// A license signed by the test issuer (tests/fixtures/license), valid until 2099; `meshctl()`
+/// trusts that issuer through MESHCTL_TRUSTED_ISSUERS.
+const TEST_LICENSE: &str = include_str!("fixtures/license/test-issuer-2099.jwt");
+
+fn test_issuer() -> String {
+    format!(
+        "{}/tests/fixtures/license/test-issuer.pub.pem",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn license_secret() -> Value {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD.encode(TEST_LICENSE.trim());
+    json!({"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": "meshctl-license", "namespace": "mesh-system"},
+           "type": "Opaque", "data": {"license-key": key}})
 }
 
 fn admin(clusters: Value) -> FakeServer {
@@ -168,6 +188,7 @@ fn meshctl(kubeconfig: &str) -> Command {
         .env_remove("MESHCTL_NAMESPACE")
         .env_remove("KUBECONFIG")
         .env("COLUMNS", "100")
+        .env("MESHCTL_TRUSTED_ISSUERS", test_issuer())
         .args(["--kubeconfig", kubeconfig, "check"]);
     cmd
 }
@@ -280,6 +301,7 @@ fn human_report_of_a_stopped_agent() {
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
         (r"in \d+(\.\d+)?(ms|s)\b", "in [TIME]"),
         (r"last seen \d+s ago", "last seen [AGE] ago"),
+        (r"\(\d+ days left\)", "([DAYS] days left)"),
         (version.as_str(), "[VERSION]"),
     ]}, {
         insta::assert_snapshot!("check_stopped_agent", text);
@@ -396,4 +418,51 @@ fn unwritable_junit_path_is_an_environment_error() {
         .assert()
         .code(3)
         .stderr(predicates::str::contains("writing the JUnit report"));
+}
+
+#[test]
+fn an_expired_or_untrusted_license_fails_the_license_check() {
+    use base64::Engine as _;
+    for (key, trust, expected) in [
+        (
+            include_str!("fixtures/license/builtin-dev-expired.jwt"),
+            true,
+            "expired on 2025-12-31",
+        ),
+        (TEST_LICENSE, false, "unknown issuer key"),
+    ] {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "meshctl-license", "namespace": "mesh-system"},
+            "data": {"license-key": base64::engine::general_purpose::STANDARD.encode(key.trim())}});
+        let api = FakeServer::start(move |method, path, body| {
+            if path == "/api/v1/namespaces/mesh-system/secrets/meshctl-license" {
+                (200, secret.clone())
+            } else {
+                healthy_api(method, path, body)
+            }
+        });
+        let admin = admin(json!([]));
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = write_kubeconfig(dir.path(), &api.address);
+        let mut cmd = meshctl(&kubeconfig);
+        if !trust {
+            cmd.env_remove("MESHCTL_TRUSTED_ISSUERS");
+        }
+        let out = cmd
+            .args([
+                "--wait=0s",
+                "-o",
+                "json",
+                "--mgmt-admin-address",
+                &admin.address,
+            ])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let results = results(&json);
+        assert_eq!(results["license"], "failed", "{json:#}");
+        assert!(json.to_string().contains(expected), "{json:#}");
+    }
 }

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod engine;
 pub mod junit;
 pub mod license_source;
+pub mod license_verifier;
 mod memo;
 pub mod model;
 pub mod plan;

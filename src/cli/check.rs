@@ -10,11 +10,14 @@ use anyhow::Context as _;
 use crate::check::checks::MGMT_SERVER;
 use crate::check::engine::{Plan, RunOptions};
 use crate::check::junit::to_junit;
-use crate::check::plan::{self, PostInstall, RelayInput};
+use crate::check::license_source::SecretLicenseSource;
+use crate::check::license_verifier::TrustedIssuersVerifier;
+use crate::check::plan::{self, LicenseInput, PostInstall, RelayInput};
 use crate::check::relay_source::{AdminAddressSource, ServiceProxySource};
 use crate::check::{ClusterAccess, Report};
 use crate::cli::Context;
 use crate::cli::duration::parse_duration;
+use crate::cli::license::trust::TrustArgs;
 use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::kube::KubeTarget;
 
@@ -70,6 +73,9 @@ pub struct Args {
     /// Also write a JUnit XML report to PATH for CI systems ('-': to stdout, instead of the report)
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 /// A cluster for the checks; a client that cannot be built is reported by the
@@ -104,13 +110,20 @@ fn build_plan(
                 via_kubernetes_api: true,
             },
         };
-        // The license check needs the license verifier (src/license); it joins the plan when
-        // that module provides a `LicenseVerifier`.
+        let verifier = TrustedIssuersVerifier::new(args.trust.load()?);
+        let license = LicenseInput {
+            source: Arc::new(SecretLicenseSource::new(
+                Arc::clone(&mgmt),
+                namespace,
+                Arc::new(verifier),
+            )),
+            via_kubernetes_api: true,
+        };
         plan::post_install(PostInstall {
             namespace: namespace.to_string(),
             cluster: mgmt,
             relay,
-            license: None,
+            license: Some(license),
             remotes,
             now: jiff::Timestamp::now(),
         })
