@@ -2,7 +2,12 @@
 //! test ends, and the end-to-end environment (`MESHCTL_E2E_KUBECONFIG`).
 //!
 //! Include with `mod support;` from a test file; not every test uses every helper.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
