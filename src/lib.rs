@@ -10,6 +10,7 @@ pub mod license;
 pub mod logging;
 pub mod output;
 pub mod reference;
+pub mod translate;
 pub mod version;
 
 /// Installs rustls' ring provider as the process default. Must run before any TLS use

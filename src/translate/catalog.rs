@@ -1,0 +1,160 @@
+//! The global service catalog: every Service the agents reported, grouped by namespace and name across
+//! clusters, with the VirtualDestinations they back. Served as JSON at `GET /api/v1/destinations` and
+//! printed by `meshctl get destinations`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::api::TranslationState;
+use crate::output::{Render, Style, table};
+
+use super::inputs::Inputs;
+use super::inventory::ServicePort;
+
+/// One Service in one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogInstance {
+    /// Cluster.
+    pub cluster: String,
+    /// Cluster-local hostname.
+    pub hostname: String,
+    /// Ports.
+    pub ports: Vec<ServicePort>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A Service (namespace/name) across every cluster that has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogService {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The clusters that have it.
+    pub instances: Vec<CatalogInstance>,
+    /// VirtualDestinations (`namespace/name`) it backs in at least one cluster.
+    pub virtual_destinations: Vec<String>,
+}
+
+/// A VirtualDestination and what backs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualDestinationSummary {
+    /// Namespace (management cluster).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Global hosts.
+    pub hosts: Vec<String>,
+    /// Translation state.
+    pub state: TranslationState,
+    /// Backing Services as (cluster, namespace, name).
+    pub backends: Vec<(String, String, String)>,
+}
+
+/// The catalog.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceCatalog {
+    /// Every discovered Service, by namespace and name.
+    pub services: Vec<CatalogService>,
+    /// Every VirtualDestination, by namespace and name.
+    pub virtual_destinations: Vec<VirtualDestinationSummary>,
+}
+
+impl ServiceCatalog {
+    /// Builds the catalog from the inventories and the translated VirtualDestinations.
+    pub fn build(inputs: &Inputs, mut vds: Vec<VirtualDestinationSummary>) -> Self {
+        vds.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        let mut services: BTreeMap<(String, String), CatalogService> = BTreeMap::new();
+        for (cluster, inv) in inputs.inventories() {
+            for svc in inv.services() {
+                let entry = services
+                    .entry((svc.namespace.clone(), svc.name.clone()))
+                    .or_insert_with(|| CatalogService {
+                        namespace: svc.namespace.clone(),
+                        name: svc.name.clone(),
+                        instances: Vec::new(),
+                        virtual_destinations: Vec::new(),
+                    });
+                entry.instances.push(CatalogInstance {
+                    cluster: cluster.clone(),
+                    hostname: svc.hostname.clone(),
+                    ports: svc.ports.clone(),
+                    labels: svc.labels.clone(),
+                });
+            }
+        }
+        for vd in &vds {
+            let id = format!("{}/{}", vd.namespace, vd.name);
+            for (_, ns, name) in &vd.backends {
+                if let Some(entry) = services.get_mut(&(ns.clone(), name.clone()))
+                    && !entry.virtual_destinations.contains(&id)
+                {
+                    entry.virtual_destinations.push(id.clone());
+                }
+            }
+        }
+        Self {
+            services: services.into_values().collect(),
+            virtual_destinations: vds,
+        }
+    }
+}
+
+impl Render for ServiceCatalog {
+    fn render_table(&self, _style: &Style) -> String {
+        let rows = self.services.iter().map(|s| {
+            let clusters: Vec<&str> = s.instances.iter().map(|i| i.cluster.as_str()).collect();
+            let mut ports: Vec<String> = s
+                .instances
+                .iter()
+                .flat_map(|i| i.ports.iter().map(|p| format!("{}/{}", p.port, p.protocol)))
+                .collect();
+            ports.sort();
+            ports.dedup();
+            let vds = if s.virtual_destinations.is_empty() {
+                "-".to_owned()
+            } else {
+                s.virtual_destinations.join(",")
+            };
+            [
+                s.namespace.clone(),
+                s.name.clone(),
+                clusters.join(","),
+                ports.join(","),
+                vds,
+            ]
+        });
+        let mut out = table::table(
+            [
+                "NAMESPACE",
+                "NAME",
+                "CLUSTERS",
+                "PORTS",
+                "VIRTUAL DESTINATIONS",
+            ],
+            rows,
+        );
+        if !self.virtual_destinations.is_empty() {
+            out.push('\n');
+            let rows = self.virtual_destinations.iter().map(|v| {
+                [
+                    format!("{}/{}", v.namespace, v.name),
+                    v.hosts.join(","),
+                    v.backends.len().to_string(),
+                    v.state.as_str().to_owned(),
+                ]
+            });
+            out.push_str(&table::table(
+                ["VIRTUAL DESTINATION", "HOSTS", "BACKENDS", "STATE"],
+                rows,
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,457 @@
+//! VirtualDestination → per cluster of its workspace (where Istio runs): an Istio `ServiceEntry` for the
+//! global hosts with endpoints in every backing cluster, and a `DestinationRule` per host carrying
+//! locality failover and outlier detection.
+//!
+//! Endpoints: a backing Service in the same cluster is reached by its cluster-local hostname; the
+//! backends of another cluster are reached through that cluster's east-west gateway (one endpoint per
+//! remote cluster, Istio's AUTO_PASSTHROUGH port), labelled with the remote cluster and locality.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use crate::api::VirtualDestination;
+use crate::api::common::PortProtocol;
+
+use super::deps::{Dep, Deps};
+use super::inputs::{InputKind, InputRef, Inputs, normalize_host};
+use super::inventory::{Locality, REGION_LABEL, ZONE_LABEL};
+use super::naming::{object_name, owner_name, short_hash};
+use super::output::{ISTIO_NETWORKING, Outputs, document};
+use super::scope::{self, Selected, WorkspaceScope};
+use super::status::{Findings, Translation, rank};
+
+/// Label Istio uses for the cluster of an endpoint.
+pub const CLUSTER_LABEL: &str = "topology.istio.io/cluster";
+
+/// Istio's spelling of a protocol.
+pub fn istio_protocol(protocol: PortProtocol) -> &'static str {
+    match protocol {
+        PortProtocol::Http => "HTTP",
+        PortProtocol::Http2 => "HTTP2",
+        PortProtocol::Grpc => "GRPC",
+        PortProtocol::Tls => "TLS",
+        PortProtocol::Tcp => "TCP",
+    }
+}
+
+/// Whether `host` is a DNS name (no wildcard), 253 characters at most.
+pub fn is_dns_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+struct Port {
+    name: String,
+    number: i32,
+    target: i32,
+    protocol: &'static str,
+}
+
+/// Default outlier detection when failover is on and the spec sets none (failover needs ejection).
+fn default_outlier() -> Value {
+    json!({"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s"})
+}
+
+/// Locality of a cluster: from its nodes, else from its KubernetesCluster spec.
+pub fn cluster_locality(inputs: &Inputs, cluster: &str, deps: &mut Deps) -> Option<Locality> {
+    if let Some(loc) = scope::inventory(inputs, cluster, deps).and_then(|i| i.locality()) {
+        return Some(loc.clone());
+    }
+    deps.add(Dep::Clusters);
+    let spec = &inputs.clusters().get(cluster)?.spec;
+    Some(Locality {
+        region: spec.region.clone()?,
+        zone: spec.zone.clone(),
+    })
+}
+
+/// The Services backing `vd` (deduplicated, ordered by cluster, namespace, name), with the errors of
+/// its `spec.services` selectors recorded in `findings`.
+pub fn backends<'a>(
+    inputs: &'a Inputs,
+    vd: &VirtualDestination,
+    ws: &WorkspaceScope,
+    deps: &mut Deps,
+    findings: &mut Findings,
+) -> Vec<Selected<'a>> {
+    let mut all: Vec<Selected<'a>> = Vec::new();
+    for (i, selector) in vd.spec.services.iter().enumerate() {
+        let scope = match &selector.workspace {
+            None => ws.clone(),
+            Some(name) => match scope::workspace_named(inputs, name, deps) {
+                Some(other) if scope::may_import(inputs, ws, &other) => other,
+                Some(_) => {
+                    findings.error(
+                        format!("spec.services[{i}].workspace"),
+                        format!(
+                            "workspace {name} does not export to {} (or {} does not import it)",
+                            ws.name(),
+                            ws.name()
+                        ),
+                    );
+                    continue;
+                }
+                None => {
+                    findings.error(
+                        format!("spec.services[{i}].workspace"),
+                        format!("unknown workspace {name}"),
+                    );
+                    continue;
+                }
+            },
+        };
+        all.extend(scope::select_services(inputs, &scope, selector, deps));
+    }
+    let mut seen = BTreeSet::new();
+    all.sort_by(|a, b| {
+        (a.cluster, &a.service.namespace, &a.service.name).cmp(&(
+            b.cluster,
+            &b.service.namespace,
+            &b.service.name,
+        ))
+    });
+    all.retain(|s| seen.insert((s.cluster, &s.service.namespace, &s.service.name)));
+    all
+}
+
+/// Translates one VirtualDestination.
+pub fn translate(inputs: &Inputs, vd: &VirtualDestination, deps: &mut Deps) -> Translation {
+    let owner = InputRef::new(
+        InputKind::VirtualDestination,
+        vd.metadata.namespace.clone().unwrap_or_default(),
+        vd.metadata.name.clone().unwrap_or_default(),
+    );
+    let generation = vd.metadata.generation;
+    let mut findings = Findings::default();
+
+    let hosts: Vec<String> = vd.spec.hosts.iter().map(|h| normalize_host(h)).collect();
+    let mut seen_hosts = BTreeSet::new();
+    for (i, host) in hosts.iter().enumerate() {
+        if !is_dns_name(host) {
+            findings.error(
+                format!("spec.hosts[{i}]"),
+                format!("{host:?} is not a valid hostname (wildcards are not allowed)"),
+            );
+        }
+        if !seen_hosts.insert(host) {
+            findings.error(
+                format!("spec.hosts[{i}]"),
+                format!("host {host} is listed twice"),
+            );
+        }
+        deps.add(Dep::VirtualDestinationHost(host.clone()));
+        let winner = inputs
+            .virtual_destinations_claiming(host)
+            .filter_map(|k| inputs.virtual_destinations().get(k))
+            .min_by_key(|other| rank(&other.metadata));
+        if let Some(winner) = winner
+            && rank(&winner.metadata) != rank(&vd.metadata)
+        {
+            findings.error(
+                format!("spec.hosts[{i}]"),
+                format!(
+                    "host {host} is already claimed by VirtualDestination {}/{}",
+                    winner.metadata.namespace.as_deref().unwrap_or_default(),
+                    winner.metadata.name.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+    }
+    if hosts.is_empty() {
+        findings.error("spec.hosts", "at least one host is required");
+    }
+
+    let mut ports = Vec::new();
+    let mut numbers = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for (i, p) in vd.spec.ports.iter().enumerate() {
+        let protocol = istio_protocol(p.protocol);
+        let name = p
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", protocol.to_ascii_lowercase(), p.number));
+        if !(1..=65535).contains(&p.number) {
+            findings.error(
+                format!("spec.ports[{i}].number"),
+                format!("{} is not a port", p.number),
+            );
+        }
+        if !numbers.insert(p.number) {
+            findings.error(
+                format!("spec.ports[{i}].number"),
+                format!("port conflict: port {} is listed twice", p.number),
+            );
+        }
+        if !names.insert(name.clone()) {
+            findings.error(
+                format!("spec.ports[{i}].name"),
+                format!("port conflict: port name {name} is used twice"),
+            );
+        }
+        ports.push(Port {
+            name,
+            number: p.number,
+            target: p.target_port.unwrap_or(p.number),
+            protocol,
+        });
+    }
+    if ports.is_empty() {
+        findings.error("spec.ports", "at least one port is required");
+    }
+
+    let Some(ws) = scope::workspace_of(inputs, &owner.namespace, deps) else {
+        findings.error(
+            "metadata.namespace",
+            format!("no Workspace selects namespace {}", owner.namespace),
+        );
+        return Translation::without_outputs(findings.status(generation));
+    };
+
+    let selected = backends(inputs, vd, &ws, deps, &mut findings);
+    if findings.has_errors() {
+        return Translation::without_outputs(findings.status(generation));
+    }
+    // Only Services that expose every target port back the destination.
+    let mut usable: Vec<&Selected<'_>> = Vec::new();
+    for s in &selected {
+        let missing: Vec<i32> = ports
+            .iter()
+            .filter(|p| !s.service.ports.iter().any(|sp| sp.port == p.target))
+            .map(|p| p.target)
+            .collect();
+        if missing.is_empty() {
+            usable.push(s);
+        } else {
+            findings.warn(
+                "spec.ports",
+                format!(
+                    "Service {}/{} in cluster {} has no port {:?}; not used as a backend",
+                    s.service.namespace, s.service.name, s.cluster, missing
+                ),
+            );
+        }
+    }
+    if usable.is_empty() {
+        findings.warn("spec.services", "no Service matches yet");
+    }
+
+    let mut by_cluster: BTreeMap<&str, Vec<&Selected<'_>>> = BTreeMap::new();
+    for s in &usable {
+        by_cluster.entry(s.cluster).or_default().push(s);
+    }
+
+    let mut outputs = Outputs::new();
+    let mut unreachable = BTreeSet::new();
+    let mut without_istio = Vec::new();
+    let base_name = owner_name(&owner);
+    for cluster in ws.clusters.keys() {
+        let Some(inv) = scope::inventory(inputs, cluster, deps) else {
+            continue;
+        };
+        if !inv.istio_present() {
+            without_istio.push(cluster.clone());
+            continue;
+        }
+        let Some(namespace) = scope::config_namespace(inputs, &ws, cluster, &owner.namespace, deps)
+        else {
+            continue;
+        };
+        let mut endpoints = Vec::new();
+        for (backend_cluster, services) in &by_cluster {
+            let locality = cluster_locality(inputs, backend_cluster, deps);
+            let mut labels = Map::new();
+            labels.insert(CLUSTER_LABEL.into(), json!(backend_cluster));
+            if let Some(loc) = &locality {
+                labels.insert(REGION_LABEL.into(), json!(loc.region));
+                if let Some(zone) = &loc.zone {
+                    labels.insert(ZONE_LABEL.into(), json!(zone));
+                }
+            }
+            let spec_network = inputs
+                .clusters()
+                .get(*backend_cluster)
+                .and_then(|c| c.spec.network.clone());
+            let with_locality = |mut ep: Map<String, Value>| {
+                ep.insert("labels".into(), Value::Object(labels.clone()));
+                if let Some(loc) = &locality {
+                    ep.insert("locality".into(), json!(loc.istio()));
+                }
+                Value::Object(ep)
+            };
+            if *backend_cluster == cluster.as_str() {
+                for s in services {
+                    let mut ep = Map::new();
+                    ep.insert("address".into(), json!(s.service.hostname));
+                    let port_map: Map<String, Value> = ports
+                        .iter()
+                        .map(|p| (p.name.clone(), json!(p.target)))
+                        .collect();
+                    ep.insert("ports".into(), Value::Object(port_map));
+                    if let Some(net) = &spec_network {
+                        ep.insert("network".into(), json!(net));
+                    }
+                    endpoints.push(with_locality(ep));
+                }
+                continue;
+            }
+            let gateway =
+                scope::inventory(inputs, backend_cluster, deps).and_then(|i| i.east_west_gateway());
+            let Some(gateway) = gateway else {
+                unreachable.insert((*backend_cluster).to_owned());
+                continue;
+            };
+            let mut ep = Map::new();
+            ep.insert("address".into(), json!(gateway.address));
+            let port_map: Map<String, Value> = ports
+                .iter()
+                .map(|p| (p.name.clone(), json!(gateway.port)))
+                .collect();
+            ep.insert("ports".into(), Value::Object(port_map));
+            let network = spec_network
+                .clone()
+                .or_else(|| gateway.network.clone())
+                .unwrap_or_else(|| (*backend_cluster).to_owned());
+            ep.insert("network".into(), json!(network));
+            endpoints.push(with_locality(ep));
+        }
+        let resolution = if endpoints.is_empty() {
+            "STATIC"
+        } else {
+            "DNS"
+        };
+        let se_ports: Vec<Value> = ports
+            .iter()
+            .map(|p| json!({"number": p.number, "name": p.name, "protocol": p.protocol, "targetPort": p.target}))
+            .collect();
+        let spec = json!({
+            "hosts": hosts,
+            "location": "MESH_INTERNAL",
+            "resolution": resolution,
+            "ports": se_ports,
+            "endpoints": endpoints,
+        });
+        let cluster_out = outputs.entry(cluster.clone()).or_default();
+        let (key, value) = document(
+            ISTIO_NETWORKING,
+            "ServiceEntry",
+            &namespace,
+            &base_name,
+            &owner,
+            spec,
+        );
+        cluster_out.insert(key, value);
+
+        if let Some(traffic_policy) = traffic_policy(vd) {
+            for host in &hosts {
+                let name = if hosts.len() == 1 {
+                    base_name.clone()
+                } else {
+                    object_name(&[&owner.name, &owner.namespace, &short_hash(host)])
+                };
+                let spec = json!({"host": host, "trafficPolicy": traffic_policy});
+                let (key, value) = document(
+                    ISTIO_NETWORKING,
+                    "DestinationRule",
+                    &namespace,
+                    &name,
+                    &owner,
+                    spec,
+                );
+                cluster_out.insert(key, value);
+            }
+        }
+    }
+    if !unreachable.is_empty() {
+        let list: Vec<String> = unreachable.into_iter().collect();
+        findings.warn(
+            "spec.services",
+            format!(
+                "no east-west gateway in cluster(s) {}: their backends are reachable only from inside them",
+                list.join(", ")
+            ),
+        );
+    }
+    if !without_istio.is_empty() {
+        findings.warn(
+            "metadata.namespace",
+            format!(
+                "Istio is not installed in cluster(s) {}: nothing translated there",
+                without_istio.join(", ")
+            ),
+        );
+    }
+    Translation {
+        status: findings.status(generation),
+        outputs,
+        backends: usable
+            .iter()
+            .map(|s| {
+                (
+                    s.cluster.to_owned(),
+                    s.service.namespace.clone(),
+                    s.service.name.clone(),
+                )
+            })
+            .collect(),
+    }
+}
+
+fn traffic_policy(vd: &VirtualDestination) -> Option<Value> {
+    let failover = vd.spec.failover.as_ref();
+    let outlier = vd.spec.outlier_detection.as_ref().map(|o| {
+        let mut m = Map::new();
+        if let Some(n) = o.consecutive_errors {
+            m.insert("consecutive5xxErrors".into(), json!(n));
+        }
+        if let Some(i) = &o.interval {
+            m.insert("interval".into(), json!(i));
+        }
+        if let Some(b) = &o.base_ejection_time {
+            m.insert("baseEjectionTime".into(), json!(b));
+        }
+        if let Some(p) = o.max_ejection_percent {
+            m.insert("maxEjectionPercent".into(), json!(p));
+        }
+        Value::Object(m)
+    });
+    if failover.is_none() && outlier.is_none() {
+        return None;
+    }
+    let mut policy = Map::new();
+    if let Some(f) = failover {
+        let mut locality = Map::new();
+        locality.insert("enabled".into(), json!(f.enabled));
+        if !f.regions.is_empty() {
+            let failover: Vec<Value> = f
+                .regions
+                .iter()
+                .map(|r| json!({"from": r.from, "to": r.to}))
+                .collect();
+            locality.insert("failover".into(), Value::Array(failover));
+        }
+        if !f.failover_priority.is_empty() {
+            locality.insert("failoverPriority".into(), json!(f.failover_priority));
+        }
+        policy.insert(
+            "loadBalancer".into(),
+            json!({"localityLbSetting": Value::Object(locality)}),
+        );
+    }
+    let outlier = match (outlier, failover) {
+        (Some(o), _) => Some(o),
+        (None, Some(f)) if f.enabled => Some(default_outlier()),
+        _ => None,
+    };
+    if let Some(o) = outlier {
+        policy.insert("outlierDetection".into(), o);
+    }
+    Some(Value::Object(policy))
+}
