@@ -101,7 +101,11 @@ fn clean_part(part: &str) -> String {
 fn with_hash(cleaned: &str, original: &str, max: usize) -> String {
     let hash = short_hash(original);
     let room = max - HASH_CHARS - 1;
-    let mut head: String = cleaned.chars().take(room).collect();
+    let mut head: String = cleaned
+        .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+        .chars()
+        .take(room)
+        .collect();
     while head.ends_with(|c: char| !c.is_ascii_alphanumeric()) {
         head.pop();
     }

@@ -455,3 +455,163 @@ fn traffic_policy(vd: &VirtualDestination) -> Option<Value> {
     }
     Some(Value::Object(policy))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::api::TranslationState;
+    use crate::translate::engine::InputChange;
+    use crate::translate::inputs::{EntitlementView, InputKind, InputRef, Product};
+    use crate::translate::testing::{resource, resource_at, two_cluster_translator, yaml};
+
+    fn reviews_spec() -> serde_json::Value {
+        json!({
+            "hosts": ["reviews.global"],
+            "ports": [{"number": 9080, "protocol": "HTTP"}],
+            "services": [{"namespace": "bookinfo", "labels": {"app": "reviews"}}],
+            "failover": {"regions": [{"from": "us-east1", "to": "us-west1"}]},
+            "outlierDetection": {"consecutiveErrors": 5, "interval": "10s", "baseEjectionTime": "30s", "maxEjectionPercent": 100}
+        })
+    }
+
+    fn vd_ref(name: &str) -> InputRef {
+        InputRef::new(InputKind::VirtualDestination, "bookinfo-config", name)
+    }
+
+    #[test]
+    fn golden_service_entry_and_destination_rule_in_every_cluster() {
+        let mut t = two_cluster_translator();
+        let delta = t.apply([InputChange::Upsert(resource(
+            "VirtualDestination",
+            "bookinfo-config",
+            "reviews",
+            reviews_spec(),
+        ))]);
+        let status = &delta.statuses[&vd_ref("reviews")];
+        assert_eq!(status.state, TranslationState::Accepted, "{status:?}");
+        assert_eq!(status.observed_generation, Some(1));
+        insta::assert_snapshot!(yaml(t.outputs()));
+    }
+
+    #[test]
+    fn several_hosts_get_one_destination_rule_each_and_no_policy_means_no_rule() {
+        let mut t = two_cluster_translator();
+        let mut spec = reviews_spec();
+        spec["hosts"] = json!(["reviews.global", "reviews.example.internal"]);
+        t.apply([
+            InputChange::Upsert(resource("VirtualDestination", "bookinfo-config", "reviews", spec)),
+            InputChange::Upsert(resource(
+                "VirtualDestination",
+                "bookinfo-config",
+                "ratings",
+                json!({"hosts": ["ratings.global"], "ports": [{"number": 9080}],
+                       "services": [{"namespace": "bookinfo", "name": "ratings"}]}),
+            )),
+        ]);
+        let c1 = &t.outputs()["cluster-1"];
+        let kinds = |owner: &str, kind: &str| {
+            c1.iter()
+                .filter(|(k, v)| {
+                    k.kind == kind && v["metadata"]["labels"]["meshctl.dev/owner-name"] == owner
+                })
+                .count()
+        };
+        assert_eq!(kinds("reviews", "DestinationRule"), 2);
+        assert_eq!(kinds("ratings", "DestinationRule"), 0);
+        assert_eq!(kinds("ratings", "ServiceEntry"), 1);
+        let ratings = c1
+            .iter()
+            .find(|(k, _)| k.kind == "ServiceEntry" && k.name == "ratings.bookinfo-config")
+            .unwrap()
+            .1;
+        // ratings only exists in cluster-1: a local endpoint there.
+        assert_eq!(ratings["spec"]["endpoints"][0]["address"], "ratings.bookinfo.svc.cluster.local");
+        assert_eq!(ratings["spec"]["endpoints"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_host_claimed_twice_goes_to_the_oldest_claimant() {
+        let mut t = two_cluster_translator();
+        let delta = t.apply([
+            InputChange::Upsert(resource_at("VirtualDestination", "bookinfo-config", "newer", 50, reviews_spec())),
+            InputChange::Upsert(resource_at("VirtualDestination", "bookinfo-config", "older", 10, reviews_spec())),
+        ]);
+        assert_eq!(delta.statuses[&vd_ref("older")].state, TranslationState::Accepted);
+        let newer = &delta.statuses[&vd_ref("newer")];
+        assert_eq!(newer.state, TranslationState::Invalid);
+        assert_eq!(
+            newer.message.as_deref(),
+            Some("spec.hosts[0]: host reviews.global is already claimed by VirtualDestination bookinfo-config/older")
+        );
+        assert!(t.outputs()["cluster-1"].keys().all(|k| !k.name.starts_with("newer")));
+
+        // The winner goes away: the other claimant takes over.
+        let delta = t.apply([InputChange::Delete(vd_ref("older"))]);
+        assert_eq!(delta.statuses[&vd_ref("newer")].state, TranslationState::Accepted);
+        assert!(t.outputs()["cluster-1"].keys().any(|k| k.name == "newer.bookinfo-config"));
+    }
+
+    #[test]
+    fn invalid_ports_hosts_and_namespaces_name_the_field() {
+        let mut t = two_cluster_translator();
+        let mut spec = reviews_spec();
+        spec["ports"] = json!([{"number": 9080}, {"number": 9080, "name": "other"}]);
+        spec["hosts"] = json!(["*.global"]);
+        t.apply([
+            InputChange::Upsert(resource("VirtualDestination", "bookinfo-config", "bad", spec)),
+            InputChange::Upsert(resource("VirtualDestination", "elsewhere", "homeless", reviews_spec())),
+        ]);
+        let bad = t.status(&vd_ref("bad")).unwrap();
+        assert_eq!(bad.state, TranslationState::Invalid);
+        let message = bad.message.clone().unwrap();
+        assert!(message.contains("spec.hosts[0]: \"*.global\" is not a valid hostname"), "{message}");
+        assert!(message.contains("spec.ports[1].number: port conflict: port 9080 is listed twice"), "{message}");
+        let homeless = t
+            .status(&InputRef::new(InputKind::VirtualDestination, "elsewhere", "homeless"))
+            .unwrap();
+        assert_eq!(homeless.state, TranslationState::Invalid);
+        assert_eq!(
+            homeless.message.as_deref(),
+            Some("metadata.namespace: no Workspace selects namespace elsewhere")
+        );
+        assert!(t.outputs().values().flatten().all(|(k, _)| k.kind != "ServiceEntry"));
+    }
+
+    #[test]
+    fn unlicensed_mesh_yields_unlicensed_and_no_output() {
+        let mut t = two_cluster_translator();
+        t.apply([InputChange::Entitlements(EntitlementView::licensed([Product::Network]))]);
+        let delta = t.apply([InputChange::Upsert(resource(
+            "VirtualDestination",
+            "bookinfo-config",
+            "reviews",
+            reviews_spec(),
+        ))]);
+        let status = &delta.statuses[&vd_ref("reviews")];
+        assert_eq!(status.state, TranslationState::Unlicensed);
+        assert!(status.message.as_deref().unwrap().contains("Mesh"));
+        assert!(t.outputs().is_empty());
+        assert!(delta.clusters.values().all(|d| d.is_empty()));
+    }
+
+    #[test]
+    fn remote_clusters_without_an_east_west_gateway_are_reported() {
+        let mut t = two_cluster_translator();
+        let mut inv = crate::translate::testing::bookinfo_inventory("cluster-2", "us-west1", "us-west1-a");
+        inv.delete("v1", "Service", "istio-system", "istio-eastwestgateway");
+        t.apply([
+            InputChange::Inventory(inv),
+            InputChange::Upsert(resource("VirtualDestination", "bookinfo-config", "reviews", reviews_spec())),
+        ]);
+        let status = t.status(&vd_ref("reviews")).unwrap();
+        assert_eq!(status.state, TranslationState::Accepted);
+        assert!(status.message.as_deref().unwrap().contains("no east-west gateway in cluster(s) cluster-2"));
+        let se = t.outputs()["cluster-1"]
+            .iter()
+            .find(|(k, _)| k.kind == "ServiceEntry")
+            .unwrap()
+            .1;
+        assert_eq!(se["spec"]["endpoints"].as_array().unwrap().len(), 1, "only the local endpoint");
+    }
+}
