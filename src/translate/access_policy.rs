@@ -369,3 +369,114 @@ pub fn translate(inputs: &Inputs, ap: &AccessPolicy, deps: &mut Deps) -> Transla
         backends: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::api::TranslationState;
+    use crate::translate::engine::InputChange;
+    use crate::translate::inputs::{EntitlementView, InputKind, InputRef, Product};
+    use crate::translate::testing::{bookinfo_inventory, resource, two_cluster_translator, yaml};
+
+    fn ap_ref(name: &str) -> InputRef {
+        InputRef::new(InputKind::AccessPolicy, "bookinfo-config", name)
+    }
+
+    fn policy() -> serde_json::Value {
+        json!({
+            "applyToDestinations": [{"kind": "Service", "selector": {"namespace": "bookinfo", "labels": {"app": "reviews"}}}],
+            "from": [
+                {"serviceAccounts": [{"name": "productpage", "namespace": "bookinfo", "cluster": "cluster-1"},
+                                     {"name": "tester", "namespace": "qa"}]},
+                {"namespaces": ["monitoring"], "clusters": ["cluster-2"]}
+            ],
+            "allowedPorts": [9080],
+            "allowedMethods": ["GET"],
+            "allowedPaths": ["/reviews"]
+        })
+    }
+
+    fn with_cilium_in_cluster_2() -> crate::translate::Translator {
+        let mut t = two_cluster_translator();
+        let mut inv = bookinfo_inventory("cluster-2", "us-west1", "us-west1-a");
+        inv.set_cilium_present(true);
+        t.apply([InputChange::Inventory(inv)]);
+        t
+    }
+
+    #[test]
+    fn golden_authorization_and_cilium_policies() {
+        let mut t = with_cilium_in_cluster_2();
+        let delta = t.apply([InputChange::Upsert(resource("AccessPolicy", "bookinfo-config", "reviews-access", policy()))]);
+        assert_eq!(delta.statuses[&ap_ref("reviews-access")].state, TranslationState::Accepted);
+        insta::assert_snapshot!(yaml(t.outputs()));
+    }
+
+    #[test]
+    fn only_network_licensed_gives_cilium_policies_and_warns_about_l7_fields() {
+        let mut t = with_cilium_in_cluster_2();
+        t.apply([
+            InputChange::Entitlements(EntitlementView::licensed([Product::Network])),
+            InputChange::Upsert(resource("AccessPolicy", "bookinfo-config", "reviews-access", policy())),
+        ]);
+        let status = t.status(&ap_ref("reviews-access")).unwrap();
+        assert_eq!(status.state, TranslationState::Accepted);
+        let m = status.message.clone().unwrap();
+        assert!(m.contains("allowedMethods and allowedPaths are not enforced"), "{m}");
+        assert!(m.contains("not enforced in cluster(s) cluster-1"), "{m}");
+        let kinds: Vec<&str> = t.outputs().values().flatten().map(|(k, _)| k.kind.as_str()).collect();
+        assert_eq!(kinds, ["CiliumNetworkPolicy"]);
+    }
+
+    #[test]
+    fn neither_product_licensed_is_unlicensed() {
+        let mut t = with_cilium_in_cluster_2();
+        t.apply([
+            InputChange::Entitlements(EntitlementView::licensed([Product::Gateway])),
+            InputChange::Upsert(resource("AccessPolicy", "bookinfo-config", "p", policy())),
+        ]);
+        let status = t.status(&ap_ref("p")).unwrap();
+        assert_eq!(status.state, TranslationState::Unlicensed);
+        assert!(status.message.as_deref().unwrap().contains("Mesh or Network"));
+        assert!(t.outputs().is_empty());
+    }
+
+    #[test]
+    fn empty_from_denies_everything_and_virtual_destination_selectors_reach_backends() {
+        let mut t = with_cilium_in_cluster_2();
+        t.apply([
+            InputChange::Upsert(resource(
+                "VirtualDestination",
+                "bookinfo-config",
+                "ratings",
+                json!({"hosts": ["ratings.global"], "ports": [{"number": 9080}], "services": [{"name": "ratings"}]}),
+            )),
+            InputChange::Upsert(resource(
+                "AccessPolicy",
+                "bookinfo-config",
+                "lockdown",
+                json!({"applyToDestinations": [{"selector": {"name": "ratings"}}]}),
+            )),
+        ]);
+        assert_eq!(t.status(&ap_ref("lockdown")).unwrap().state, TranslationState::Accepted);
+        let c1 = &t.outputs()["cluster-1"];
+        let (key, ap) = c1.iter().find(|(k, _)| k.kind == "AuthorizationPolicy").unwrap();
+        assert_eq!(key.name, "lockdown.bookinfo-config.ratings");
+        assert_eq!(ap["spec"], json!({"selector": {"matchLabels": {"app": "ratings"}}, "action": "ALLOW"}));
+    }
+
+    #[test]
+    fn an_empty_client_selector_is_invalid() {
+        let mut t = two_cluster_translator();
+        let mut spec = policy();
+        spec["from"] = json!([{}]);
+        t.apply([InputChange::Upsert(resource("AccessPolicy", "bookinfo-config", "p", spec))]);
+        let status = t.status(&ap_ref("p")).unwrap();
+        assert_eq!(status.state, TranslationState::Invalid);
+        assert_eq!(
+            status.message.as_deref(),
+            Some("spec.from[0]: selects no client: set serviceAccounts, namespaces or clusters")
+        );
+    }
+}

@@ -488,3 +488,172 @@ mod tests {
         assert_eq!(percentages(&[2, 1]), Some(vec![67, 33]));
     }
 }
+
+#[cfg(test)]
+mod golden {
+    use serde_json::json;
+
+    use crate::api::TranslationState;
+    use crate::translate::engine::InputChange;
+    use crate::translate::inputs::{InputKind, InputRef};
+    use crate::translate::output::Outputs;
+    use crate::translate::testing::{resource, resource_at, two_cluster_translator, yaml};
+
+    fn rt_ref(name: &str) -> InputRef {
+        InputRef::new(InputKind::RouteTable, "bookinfo-config", name)
+    }
+
+    fn only(outputs: &Outputs, kind: &str) -> Outputs {
+        outputs
+            .iter()
+            .map(|(c, objs)| {
+                let objs = objs.iter().filter(|(k, _)| k.kind == kind).map(|(k, v)| (k.clone(), v.clone())).collect();
+                (c.clone(), objs)
+            })
+            .collect()
+    }
+
+    fn with_reviews_vd() -> crate::translate::Translator {
+        let mut t = two_cluster_translator();
+        t.apply([InputChange::Upsert(resource(
+            "VirtualDestination",
+            "bookinfo-config",
+            "reviews",
+            json!({"hosts": ["reviews.global"], "ports": [{"number": 9080}],
+                   "services": [{"namespace": "bookinfo", "labels": {"app": "reviews"}}]}),
+        ))]);
+        t
+    }
+
+    #[test]
+    fn golden_mesh_virtual_service() {
+        let mut t = with_reviews_vd();
+        let delta = t.apply([InputChange::Upsert(resource(
+            "RouteTable",
+            "bookinfo-config",
+            "reviews-routes",
+            json!({
+                "hosts": ["reviews.global"],
+                "http": [
+                    {"name": "canary",
+                     "matchers": [{"uri": {"prefix": "/api"}, "headers": [
+                         {"name": "X-Canary", "value": "1"},
+                         {"name": "x-debug"},
+                         {"name": "x-user", "value": "^bot-.*", "regex": true, "invertMatch": true}],
+                       "methods": ["get", "HEAD"]}],
+                     "forwardTo": {"destinations": [
+                         {"name": "reviews", "weight": 2},
+                         {"kind": "Service", "name": "ratings", "namespace": "bookinfo", "weight": 1}],
+                       "pathRewrite": "/v2/api"},
+                     "retries": {"attempts": 3, "perTryTimeout": "2s", "retryOn": "5xx,reset"},
+                     "timeout": "10s"},
+                    {"name": "exact-and-regex",
+                     "matchers": [{"uri": {"exact": "/healthz"}}, {"uri": {"regex": "/v[0-9]+/.*"}, "methods": ["POST"]}],
+                     "forwardTo": {"destinations": [{"name": "reviews", "port": 9080}], "hostRewrite": "reviews.internal"}}
+                ]
+            }),
+        ))]);
+        assert_eq!(delta.statuses[&rt_ref("reviews-routes")].state, TranslationState::Accepted);
+        insta::assert_snapshot!(yaml(&only(t.outputs(), "VirtualService")));
+    }
+
+    #[test]
+    fn golden_gateway_virtual_service_binds_to_the_istio_gateway() {
+        let mut t = with_reviews_vd();
+        t.apply([
+            InputChange::Upsert(resource(
+                "VirtualGateway",
+                "bookinfo-config",
+                "north-south",
+                json!({"workloads": [{"cluster": "cluster-1", "labels": {"istio": "ingressgateway"}}],
+                       "listeners": [{"port": 80, "hosts": ["bookinfo.example.com"]}]}),
+            )),
+            InputChange::Upsert(resource(
+                "RouteTable",
+                "bookinfo-config",
+                "ingress",
+                json!({"hosts": ["bookinfo.example.com"], "virtualGateways": [{"name": "north-south"}],
+                       "http": [{"forwardTo": {"destinations": [{"name": "reviews"}]}}]}),
+            )),
+        ]);
+        assert_eq!(t.status(&rt_ref("ingress")).unwrap().state, TranslationState::Accepted);
+        insta::assert_snapshot!(yaml(&only(t.outputs(), "VirtualService")));
+    }
+
+    #[test]
+    fn unknown_destinations_and_gateways_are_invalid_with_the_field_named() {
+        let mut t = with_reviews_vd();
+        t.apply([InputChange::Upsert(resource(
+            "RouteTable",
+            "bookinfo-config",
+            "broken",
+            json!({"hosts": ["x.example.com"], "virtualGateways": [{"name": "nope"}],
+                   "http": [{"forwardTo": {"destinations": [
+                       {"name": "reviews", "port": 1234},
+                       {"name": "missing"},
+                       {"kind": "Service", "name": "ghost", "namespace": "bookinfo", "cluster": "cluster-2"}]}}]}),
+        ))]);
+        let status = t.status(&rt_ref("broken")).unwrap();
+        assert_eq!(status.state, TranslationState::Invalid);
+        let m = status.message.clone().unwrap();
+        for expected in [
+            "spec.http[0].forwardTo.destinations[0].port: VirtualDestination reviews has no port 1234",
+            "spec.http[0].forwardTo.destinations[1].name: unknown destination: no VirtualDestination bookinfo-config/missing",
+            "spec.http[0].forwardTo.destinations[2].name: unknown destination: no Service bookinfo/ghost in cluster cluster-2",
+            "spec.virtualGateways[0]: unknown VirtualGateway bookinfo-config/nope",
+        ] {
+            assert!(m.contains(expected), "missing {expected:?} in {m}");
+        }
+        assert!(t.outputs().values().flatten().all(|(k, _)| k.kind != "VirtualService"));
+
+        // Creating the missing VirtualDestination re-translates the route table (dependency index).
+        let delta = t.apply([InputChange::Upsert(resource(
+            "VirtualDestination",
+            "bookinfo-config",
+            "missing",
+            json!({"hosts": ["missing.global"], "ports": [{"number": 80}], "services": [{"name": "nothing"}]}),
+        ))]);
+        let m = delta.statuses[&rt_ref("broken")].message.clone().unwrap();
+        assert!(!m.contains("destinations[1]"), "{m}");
+    }
+
+    #[test]
+    fn a_host_claimed_twice_for_mesh_traffic_is_invalid_for_the_newer_table() {
+        let mut t = with_reviews_vd();
+        let spec = json!({"hosts": ["reviews.global"], "http": [{"forwardTo": {"destinations": [{"name": "reviews"}]}}]});
+        t.apply([
+            InputChange::Upsert(resource_at("RouteTable", "bookinfo-config", "b-first", 1, spec.clone())),
+            InputChange::Upsert(resource_at("RouteTable", "bookinfo-config", "a-second", 2, spec)),
+        ]);
+        assert_eq!(t.status(&rt_ref("b-first")).unwrap().state, TranslationState::Accepted);
+        let second = t.status(&rt_ref("a-second")).unwrap();
+        assert_eq!(second.state, TranslationState::Invalid);
+        assert_eq!(
+            second.message.as_deref(),
+            Some("spec.hosts[0]: host reviews.global is already claimed for mesh traffic by RouteTable bookinfo-config/b-first")
+        );
+    }
+
+    #[test]
+    fn zero_weights_and_missing_ports_are_invalid() {
+        let mut t = two_cluster_translator();
+        t.apply([
+            InputChange::Upsert(resource(
+                "VirtualDestination",
+                "bookinfo-config",
+                "multi",
+                json!({"hosts": ["multi.global"], "ports": [{"number": 80}, {"number": 81}], "services": [{}]}),
+            )),
+            InputChange::Upsert(resource(
+                "RouteTable",
+                "bookinfo-config",
+                "rt",
+                json!({"hosts": ["multi.global"], "http": [{"forwardTo": {"destinations": [
+                    {"name": "multi", "weight": 0}, {"name": "multi", "port": 80, "weight": 0}]}}]}),
+            )),
+        ]);
+        let m = t.status(&rt_ref("rt")).unwrap().message.clone().unwrap();
+        assert!(m.contains("spec.http[0].forwardTo.destinations[0].port: required: VirtualDestination multi has several ports"), "{m}");
+        assert!(m.contains("spec.http[0].forwardTo.destinations: weights sum to 0"), "{m}");
+    }
+}

@@ -287,3 +287,82 @@ pub fn translate(inputs: &Inputs, vg: &VirtualGateway, deps: &mut Deps) -> Trans
         backends: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::api::TranslationState;
+    use crate::translate::engine::InputChange;
+    use crate::translate::inputs::{EntitlementView, InputKind, InputRef, Product};
+    use crate::translate::testing::{resource, two_cluster_translator, yaml};
+
+    fn vg_ref(name: &str) -> InputRef {
+        InputRef::new(InputKind::VirtualGateway, "bookinfo-config", name)
+    }
+
+    #[test]
+    fn golden_gateway_with_tls_listener() {
+        let mut t = two_cluster_translator();
+        let delta = t.apply([InputChange::Upsert(resource(
+            "VirtualGateway",
+            "bookinfo-config",
+            "north-south",
+            json!({"workloads": [{"labels": {"istio": "ingressgateway"}}],
+                   "listeners": [
+                       {"port": 80, "hosts": ["*.example.com"]},
+                       {"name": "https", "port": 443, "hosts": ["bookinfo.example.com"],
+                        "tls": {"secretRef": {"name": "bookinfo-cert"}, "minProtocolVersion": "TLSV1_2"}},
+                       {"port": 8443, "protocol": "TLS", "hosts": ["passthrough.example.com"], "tls": {"mode": "PASSTHROUGH"}}
+                   ]}),
+        ))]);
+        assert_eq!(delta.statuses[&vg_ref("north-south")].state, TranslationState::Accepted);
+        insta::assert_snapshot!(yaml(t.outputs()));
+    }
+
+    #[test]
+    fn port_conflicts_and_missing_secrets_are_invalid() {
+        let mut t = two_cluster_translator();
+        t.apply([InputChange::Upsert(resource(
+            "VirtualGateway",
+            "bookinfo-config",
+            "bad",
+            json!({"workloads": [{"labels": {"istio": "ingressgateway"}}],
+                   "listeners": [
+                       {"port": 443, "protocol": "TLS", "hosts": ["a.example.com"]},
+                       {"port": 443, "hosts": ["a.example.com"]},
+                       {"port": 8443, "hosts": ["b.example.com"], "tls": {"mode": "SIMPLE"}},
+                       {"port": 80, "hosts": ["c.example.com"]},
+                       {"port": 80, "hosts": ["c.example.com"]}
+                   ]}),
+        ))]);
+        let status = t.status(&vg_ref("bad")).unwrap();
+        assert_eq!(status.state, TranslationState::Invalid);
+        let m = status.message.clone().unwrap();
+        for expected in [
+            "spec.listeners[0].tls: required for protocol TLS",
+            "spec.listeners[1].port: port conflict: port 443 is already used by spec.listeners[0] with protocol TLS",
+            "spec.listeners[2].tls.secretRef: required for TLS mode SIMPLE",
+            "spec.listeners[4].hosts: host c.example.com on port 80 is already served by spec.listeners[3]",
+        ] {
+            assert!(m.contains(expected), "missing {expected:?} in {m}");
+        }
+        assert!(t.outputs().values().flatten().all(|(k, _)| k.kind != "Gateway"));
+    }
+
+    #[test]
+    fn gateway_product_is_required() {
+        let mut t = two_cluster_translator();
+        t.apply([
+            InputChange::Entitlements(EntitlementView::licensed([Product::Mesh])),
+            InputChange::Upsert(resource(
+                "VirtualGateway",
+                "bookinfo-config",
+                "gw",
+                json!({"workloads": [{"labels": {"istio": "ingressgateway"}}], "listeners": [{"port": 80, "hosts": ["*"]}]}),
+            )),
+        ]);
+        assert_eq!(t.status(&vg_ref("gw")).unwrap().state, TranslationState::Unlicensed);
+        assert!(t.outputs().is_empty());
+    }
+}
