@@ -408,8 +408,16 @@ mod tests {
     #[test]
     fn golden_authorization_and_cilium_policies() {
         let mut t = with_cilium_in_cluster_2();
-        let delta = t.apply([InputChange::Upsert(resource("AccessPolicy", "bookinfo-config", "reviews-access", policy()))]);
-        assert_eq!(delta.statuses[&ap_ref("reviews-access")].state, TranslationState::Accepted);
+        let delta = t.apply([InputChange::Upsert(resource(
+            "AccessPolicy",
+            "bookinfo-config",
+            "reviews-access",
+            policy(),
+        ))]);
+        assert_eq!(
+            delta.statuses[&ap_ref("reviews-access")].state,
+            TranslationState::Accepted
+        );
         insta::assert_snapshot!(yaml(t.outputs()));
     }
 
@@ -418,14 +426,27 @@ mod tests {
         let mut t = with_cilium_in_cluster_2();
         t.apply([
             InputChange::Entitlements(EntitlementView::licensed([Product::Network])),
-            InputChange::Upsert(resource("AccessPolicy", "bookinfo-config", "reviews-access", policy())),
+            InputChange::Upsert(resource(
+                "AccessPolicy",
+                "bookinfo-config",
+                "reviews-access",
+                policy(),
+            )),
         ]);
         let status = t.status(&ap_ref("reviews-access")).unwrap();
         assert_eq!(status.state, TranslationState::Accepted);
         let m = status.message.clone().unwrap();
-        assert!(m.contains("allowedMethods and allowedPaths are not enforced"), "{m}");
+        assert!(
+            m.contains("allowedMethods and allowedPaths are not enforced"),
+            "{m}"
+        );
         assert!(m.contains("not enforced in cluster(s) cluster-1"), "{m}");
-        let kinds: Vec<&str> = t.outputs().values().flatten().map(|(k, _)| k.kind.as_str()).collect();
+        let kinds: Vec<&str> = t
+            .outputs()
+            .values()
+            .flatten()
+            .map(|(k, _)| k.kind.as_str())
+            .collect();
         assert_eq!(kinds, ["CiliumNetworkPolicy"]);
     }
 
@@ -438,7 +459,13 @@ mod tests {
         ]);
         let status = t.status(&ap_ref("p")).unwrap();
         assert_eq!(status.state, TranslationState::Unlicensed);
-        assert!(status.message.as_deref().unwrap().contains("Mesh or Network"));
+        assert!(
+            status
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("Mesh or Network")
+        );
         assert!(t.outputs().is_empty());
     }
 
@@ -459,11 +486,20 @@ mod tests {
                 json!({"applyToDestinations": [{"selector": {"name": "ratings"}}]}),
             )),
         ]);
-        assert_eq!(t.status(&ap_ref("lockdown")).unwrap().state, TranslationState::Accepted);
+        assert_eq!(
+            t.status(&ap_ref("lockdown")).unwrap().state,
+            TranslationState::Accepted
+        );
         let c1 = &t.outputs()["cluster-1"];
-        let (key, ap) = c1.iter().find(|(k, _)| k.kind == "AuthorizationPolicy").unwrap();
+        let (key, ap) = c1
+            .iter()
+            .find(|(k, _)| k.kind == "AuthorizationPolicy")
+            .unwrap();
         assert_eq!(key.name, "lockdown.bookinfo-config.ratings");
-        assert_eq!(ap["spec"], json!({"selector": {"matchLabels": {"app": "ratings"}}, "action": "ALLOW"}));
+        assert_eq!(
+            ap["spec"],
+            json!({"selector": {"matchLabels": {"app": "ratings"}}, "action": "ALLOW"})
+        );
     }
 
     #[test]
@@ -471,7 +507,12 @@ mod tests {
         let mut t = two_cluster_translator();
         let mut spec = policy();
         spec["from"] = json!([{}]);
-        t.apply([InputChange::Upsert(resource("AccessPolicy", "bookinfo-config", "p", spec))]);
+        t.apply([InputChange::Upsert(resource(
+            "AccessPolicy",
+            "bookinfo-config",
+            "p",
+            spec,
+        ))]);
         let status = t.status(&ap_ref("p")).unwrap();
         assert_eq!(status.state, TranslationState::Invalid);
         assert_eq!(

@@ -24,6 +24,8 @@ use super::status::{EXPIRED_CHANGED, EXPIRED_KEPT, Translation, unlicensed};
 use super::{access_policy, route_table, virtual_destination, virtual_gateway, workspace};
 
 /// One change to the translation's inputs.
+// Changes are short-lived values passed by move; boxing the large variant would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum InputChange {
     /// A platform resource was created or updated.
@@ -61,7 +63,7 @@ pub struct TranslationDelta {
     pub clusters: BTreeMap<String, ClusterDelta>,
     /// Statuses to write back (only those that changed; deleted inputs have none).
     pub statuses: BTreeMap<InputRef, TranslationStatus>,
-    /// How many inputs were translated to compute this delta.
+    /// How many inputs were re-evaluated to compute this delta (including those found unlicensed).
     pub retranslated: usize,
 }
 
@@ -372,6 +374,9 @@ impl Translator {
             .inputs
             .get(r)
             .map(|resource| self.run(r, &resource, prev.as_ref()));
+        if next.is_some() {
+            delta.retranslated += 1;
+        }
         let empty = Outputs::new();
         let old_outputs = prev.as_ref().map_or(&empty, |u| &u.outputs);
         let new_outputs = next.as_ref().map_or(&empty, |u| &u.outputs);
@@ -483,6 +488,549 @@ fn diff_into(old: &Outputs, new: &Outputs, merged: &mut Outputs, delta: &mut Tra
                 d.deletes.remove(key);
                 d.upserts.insert(key.clone(), value.clone());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::translate::testing::{bookinfo_inventory, resource, two_cluster_translator};
+
+    fn vd(name: &str, host: &str, service: &str) -> PlatformResource {
+        resource(
+            "VirtualDestination",
+            "bookinfo-config",
+            name,
+            json!({"hosts": [host], "ports": [{"number": 9080}],
+                   "services": [{"namespace": "bookinfo", "name": service}]}),
+        )
+    }
+
+    fn vd_ref(name: &str) -> InputRef {
+        InputRef::new(InputKind::VirtualDestination, "bookinfo-config", name)
+    }
+
+    fn with_destinations() -> Translator {
+        let mut t = two_cluster_translator();
+        t.apply([
+            InputChange::Upsert(vd("reviews", "reviews.global", "reviews")),
+            InputChange::Upsert(vd("ratings", "ratings.global", "ratings")),
+            InputChange::Upsert(vd("details", "details.global", "details")),
+            InputChange::Upsert(resource(
+                "RouteTable",
+                "bookinfo-config",
+                "reviews",
+                json!({"hosts": ["reviews.global"], "http": [{"forwardTo": {"destinations": [{"name": "reviews"}]}}]}),
+            )),
+        ]);
+        t
+    }
+
+    #[test]
+    fn a_change_retranslates_only_what_depends_on_it() {
+        let mut t = with_destinations();
+
+        // ratings: nothing else depends on it.
+        let before = t.translations();
+        let delta = t.apply([InputChange::Upsert(vd(
+            "ratings",
+            "ratings.global",
+            "reviews",
+        ))]);
+        assert_eq!(t.translations() - before, 1);
+        assert_eq!(delta.retranslated, 1);
+        assert!(!delta.clusters["cluster-1"].upserts.is_empty());
+
+        // reviews: the RouteTable forwarding to it is re-translated too.
+        let before = t.translations();
+        let mut changed = vd("reviews", "reviews.global", "reviews");
+        if let PlatformResource::VirtualDestination(v) = &mut changed {
+            v.spec.ports[0].name = Some("http-web".into());
+        }
+        t.apply([InputChange::Upsert(changed.clone())]);
+        assert_eq!(t.translations() - before, 2);
+
+        // The same object again (e.g. our own status write echoed by the watch): nothing.
+        let before = t.translations();
+        let delta = t.apply([InputChange::Upsert(changed)]);
+        assert_eq!(t.translations(), before);
+        assert!(delta.is_empty());
+
+        // A Service added to a namespace no destination selects: nothing.
+        let mut inv = bookinfo_inventory("cluster-2", "us-west1", "us-west1-a");
+        inv.add_service(crate::translate::testing::service(
+            "cluster.local",
+            "istio-system",
+            "other",
+            80,
+            &[],
+        ));
+        let before = t.translations();
+        t.apply([InputChange::Inventory(inv.clone())]);
+        assert_eq!(t.translations(), before);
+
+        // details gets a backend in cluster-2's bookinfo namespace: the three bookinfo VDs re-run,
+        // the RouteTable does not.
+        inv.add_service(crate::translate::testing::service(
+            "cluster.local",
+            "bookinfo",
+            "details",
+            9080,
+            &[],
+        ));
+        let before = t.translations();
+        let delta = t.apply([InputChange::Inventory(inv)]);
+        assert_eq!(t.translations() - before, 3);
+        let details_se = delta.clusters["cluster-1"]
+            .upserts
+            .iter()
+            .find(|(k, _)| k.name == "details.bookinfo-config")
+            .unwrap()
+            .1;
+        assert_eq!(details_se["spec"]["endpoints"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_selector_without_namespace_sees_services_added_to_any_namespace() {
+        let mut t = two_cluster_translator();
+        t.apply([InputChange::Upsert(resource(
+            "VirtualDestination",
+            "bookinfo-config",
+            "anywhere",
+            json!({"hosts": ["anywhere.global"], "ports": [{"number": 9080}], "services": [{"labels": {"app": "late"}}]}),
+        ))]);
+        let endpoints = |t: &Translator| {
+            t.outputs()["cluster-1"]
+                .iter()
+                .find(|(k, _)| k.name == "anywhere.bookinfo-config")
+                .map(|(_, v)| v["spec"]["endpoints"].as_array().unwrap().len())
+        };
+        assert_eq!(endpoints(&t), Some(0));
+        let mut inv = bookinfo_inventory("cluster-1", "us-east1", "us-east1-b");
+        inv.add_service(crate::translate::testing::service(
+            "cluster.local",
+            "bookinfo",
+            "late",
+            9080,
+            &[("app", "late")],
+        ));
+        let facts_before = bookinfo_inventory("cluster-1", "us-east1", "us-east1-b").facts();
+        assert_eq!(
+            inv.facts(),
+            facts_before,
+            "only the namespace content changes"
+        );
+        let delta = t.apply([InputChange::Inventory(inv)]);
+        assert_eq!(delta.retranslated, 1);
+        assert_eq!(endpoints(&t), Some(1));
+    }
+
+    #[test]
+    fn deleting_an_input_withdraws_its_outputs_and_status() {
+        let mut t = with_destinations();
+        let delta = t.apply([InputChange::Delete(vd_ref("ratings"))]);
+        let deletes: Vec<&str> = delta.clusters["cluster-1"]
+            .deletes
+            .iter()
+            .map(|k| k.name.as_str())
+            .collect();
+        assert_eq!(deletes, ["ratings.bookinfo-config"]);
+        assert!(t.status(&vd_ref("ratings")).is_none());
+        assert!(
+            t.outputs()["cluster-1"]
+                .keys()
+                .all(|k| k.name != "ratings.bookinfo-config")
+        );
+    }
+
+    #[test]
+    fn deregistering_a_cluster_withdraws_everything_there() {
+        let mut t = with_destinations();
+        let delta = t.apply([
+            InputChange::Delete(InputRef::new(
+                InputKind::KubernetesCluster,
+                "mesh-system",
+                "cluster-2",
+            )),
+            InputChange::RemoveInventory("cluster-2".into()),
+        ]);
+        assert!(!t.outputs().contains_key("cluster-2"));
+        assert_eq!(
+            delta.clusters["cluster-2"].deletes.len(),
+            4,
+            "3 ServiceEntries + 1 VirtualService"
+        );
+    }
+
+    #[test]
+    fn an_expired_license_freezes_unchanged_outputs_and_stops_translating_changes() {
+        let mut t = with_destinations();
+        let before = t.outputs().clone();
+
+        let delta = t.apply([InputChange::Entitlements(EntitlementView::expired(
+            Product::ALL,
+        ))]);
+        assert!(
+            delta.clusters.values().all(ClusterDelta::is_empty),
+            "data plane untouched"
+        );
+        let s = t.status(&vd_ref("reviews")).unwrap();
+        assert_eq!(s.state, TranslationState::Accepted);
+        assert_eq!(s.message.as_deref(), Some(EXPIRED_KEPT));
+        assert_eq!(t.outputs(), &before);
+
+        // A changed resource: UNLICENSED, its old outputs stay.
+        let delta = t.apply([InputChange::Upsert(vd(
+            "ratings",
+            "ratings.global",
+            "reviews",
+        ))]);
+        let s = &delta.statuses[&vd_ref("ratings")];
+        assert_eq!(s.state, TranslationState::Unlicensed);
+        assert_eq!(s.message.as_deref(), Some(EXPIRED_CHANGED));
+        assert_eq!(t.outputs(), &before);
+
+        // A new resource: UNLICENSED, nothing.
+        let delta = t.apply([InputChange::Upsert(vd("new", "new.global", "reviews"))]);
+        assert_eq!(
+            delta.statuses[&vd_ref("new")].state,
+            TranslationState::Unlicensed
+        );
+        assert_eq!(t.outputs(), &before);
+
+        // Reverting the change returns to the kept configuration.
+        t.apply([InputChange::Upsert(vd(
+            "ratings",
+            "ratings.global",
+            "ratings",
+        ))]);
+        assert_eq!(
+            t.status(&vd_ref("ratings")).unwrap().state,
+            TranslationState::Accepted
+        );
+
+        // Deletions are honoured.
+        let delta = t.apply([InputChange::Delete(vd_ref("details"))]);
+        assert_eq!(delta.clusters["cluster-1"].deletes.len(), 1);
+
+        // Renewal translates everything again.
+        t.apply([InputChange::Upsert(vd(
+            "ratings",
+            "ratings.global",
+            "reviews",
+        ))]);
+        t.apply([InputChange::Entitlements(EntitlementView::all())]);
+        assert_eq!(
+            t.status(&vd_ref("new")).unwrap().state,
+            TranslationState::Accepted
+        );
+        assert_eq!(t.status(&vd_ref("ratings")).unwrap().message, None);
+        assert!(
+            t.outputs()["cluster-1"]
+                .keys()
+                .any(|k| k.name == "new.bookinfo-config")
+        );
+    }
+
+    #[test]
+    fn a_valid_license_without_the_product_withdraws_outputs() {
+        let mut t = with_destinations();
+        let delta = t.apply([InputChange::Entitlements(EntitlementView::licensed([
+            Product::Network,
+        ]))]);
+        assert_eq!(
+            delta.statuses[&vd_ref("reviews")].state,
+            TranslationState::Unlicensed
+        );
+        assert!(t.outputs().is_empty());
+        assert_eq!(delta.clusters["cluster-1"].deletes.len(), 4);
+    }
+
+    #[test]
+    fn deltas_merge_in_order() {
+        let key = |n: &str| ResourceKey {
+            api_version: "v".into(),
+            kind: "K".into(),
+            namespace: "ns".into(),
+            name: n.into(),
+        };
+        let mut first = TranslationDelta::default();
+        let c = first.clusters.entry("c".into()).or_default();
+        c.upserts.insert(key("a"), json!(1));
+        c.deletes.insert(key("b"));
+        let mut second = TranslationDelta::default();
+        let c = second.clusters.entry("c".into()).or_default();
+        c.deletes.insert(key("a"));
+        c.upserts.insert(key("b"), json!(2));
+        first.merge(second);
+        let c = &first.clusters["c"];
+        assert_eq!(c.deletes, BTreeSet::from([key("a")]));
+        assert_eq!(c.upserts, BTreeMap::from([(key("b"), json!(2))]));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::translate::testing::{resource_at, service};
+
+    const HOSTS: [&str; 3] = ["a.global", "b.global", "c.global"];
+    const APPS: [&str; 3] = ["web", "api", "db"];
+    const NAMESPACES: [&str; 2] = ["ns1", "ns2"];
+
+    /// (present, istio, east-west gateway, services as (app, namespace, alternative port)).
+    type InventorySpec = (bool, bool, bool, Vec<(usize, usize, bool)>);
+
+    #[derive(Clone, Debug)]
+    struct World {
+        clusters: Vec<bool>,
+        inventories: Vec<InventorySpec>,
+        wide_workspace: bool,
+        vds: Vec<(usize, usize, Option<usize>, bool, i64)>,
+        rts: Vec<(usize, usize, Option<usize>, i64)>,
+        aps: Vec<(usize, bool)>,
+    }
+
+    fn world() -> impl Strategy<Value = World> {
+        (
+            proptest::collection::vec(any::<bool>(), 3),
+            proptest::collection::vec(
+                (
+                    any::<bool>(),
+                    any::<bool>(),
+                    any::<bool>(),
+                    proptest::collection::vec((0..3usize, 0..2usize, any::<bool>()), 0..5),
+                ),
+                3,
+            ),
+            any::<bool>(),
+            proptest::collection::vec(
+                (
+                    0..3usize,
+                    0..3usize,
+                    proptest::option::of(0..2usize),
+                    any::<bool>(),
+                    0..3i64,
+                ),
+                0..5,
+            ),
+            proptest::collection::vec(
+                (
+                    0..3usize,
+                    0..5usize,
+                    proptest::option::of(0..2usize),
+                    0..3i64,
+                ),
+                0..3,
+            ),
+            proptest::collection::vec((0..3usize, any::<bool>()), 0..2),
+        )
+            .prop_map(
+                |(clusters, inventories, wide_workspace, vds, rts, aps)| World {
+                    clusters,
+                    inventories,
+                    wide_workspace,
+                    vds,
+                    rts,
+                    aps,
+                },
+            )
+    }
+
+    fn changes(w: &World) -> Vec<InputChange> {
+        let mut out = Vec::new();
+        for (i, registered) in w.clusters.iter().enumerate() {
+            if *registered {
+                out.push(InputChange::Upsert(resource_at(
+                    "KubernetesCluster",
+                    "mesh-system",
+                    &format!("c{i}"),
+                    0,
+                    json!({"region": format!("r{i}")}),
+                )));
+            }
+        }
+        for (i, (present, istio, gateway, services)) in w.inventories.iter().enumerate() {
+            if !present {
+                continue;
+            }
+            let mut inv = ClusterInventory::new(format!("c{i}"), "cluster.local");
+            inv.set_istio_present(*istio);
+            inv.set_cilium_present(!*istio);
+            for (app, ns, alt_port) in services {
+                let port = if *alt_port { 8080 } else { 80 };
+                inv.add_service(service(
+                    "cluster.local",
+                    NAMESPACES[*ns],
+                    APPS[*app],
+                    port,
+                    &[("app", APPS[*app])],
+                ));
+            }
+            if *gateway {
+                let mut gw = service(
+                    "cluster.local",
+                    "istio-system",
+                    "eastwest",
+                    15443,
+                    &[("istio", "eastwestgateway")],
+                );
+                gw.external_address = Some(format!("10.0.0.{i}"));
+                inv.add_service(gw);
+            }
+            out.push(InputChange::Inventory(inv));
+        }
+        let namespaces = if w.wide_workspace {
+            json!(["ns*"])
+        } else {
+            json!(["ns1"])
+        };
+        out.push(InputChange::Upsert(resource_at(
+            "Workspace",
+            "cfg",
+            "ws",
+            0,
+            json!({"workloadClusters": [{"name": "*", "namespaces": namespaces}]}),
+        )));
+        for (i, (host, app, ns, alt_port, created)) in w.vds.iter().enumerate() {
+            let mut selector = json!({"labels": {"app": APPS[*app]}});
+            if let Some(ns) = ns {
+                selector["namespace"] = json!(NAMESPACES[*ns]);
+            }
+            let port = if *alt_port { 8080 } else { 80 };
+            out.push(InputChange::Upsert(resource_at(
+                "VirtualDestination",
+                "cfg",
+                &format!("vd{i}"),
+                *created,
+                json!({"hosts": [HOSTS[*host]], "ports": [{"number": port}], "services": [selector],
+                       "failover": {"regions": [{"from": "r0", "to": "r1"}]}}),
+            )));
+        }
+        for (i, (host, target, weight, created)) in w.rts.iter().enumerate() {
+            let mut destinations = vec![json!({"name": format!("vd{target}")})];
+            if let Some(wt) = weight {
+                destinations.push(json!({"kind": "Service", "name": APPS[*wt], "namespace": "ns1", "port": 80, "weight": 3}));
+            }
+            out.push(InputChange::Upsert(resource_at(
+                "RouteTable",
+                "cfg",
+                &format!("rt{i}"),
+                *created,
+                json!({"hosts": [HOSTS[*host]], "http": [{"forwardTo": {"destinations": destinations}}]}),
+            )));
+        }
+        for (i, (app, by_vd)) in w.aps.iter().enumerate() {
+            let selector = if *by_vd {
+                json!({"selector": {"name": format!("vd{app}")}})
+            } else {
+                json!({"kind": "Service", "selector": {"labels": {"app": APPS[*app]}}})
+            };
+            out.push(InputChange::Upsert(resource_at(
+                "AccessPolicy",
+                "cfg",
+                &format!("ap{i}"),
+                0,
+                json!({"applyToDestinations": [selector], "from": [{"namespaces": ["ns2"]}], "allowedPorts": [80]}),
+            )));
+        }
+        out
+    }
+
+    /// The changes that take a translator holding `from` to holding `to`.
+    fn transition(from: &World, to: &World) -> Vec<InputChange> {
+        let target = changes(to);
+        let mut keep_refs = BTreeSet::new();
+        let mut keep_clusters = BTreeSet::new();
+        for c in &target {
+            match c {
+                InputChange::Upsert(r) => {
+                    keep_refs.insert(r.input_ref());
+                }
+                InputChange::Inventory(i) => {
+                    keep_clusters.insert(i.cluster.clone());
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for c in changes(from) {
+            match c {
+                InputChange::Upsert(r) if !keep_refs.contains(&r.input_ref()) => {
+                    out.push(InputChange::Delete(r.input_ref()));
+                }
+                InputChange::Inventory(i) if !keep_clusters.contains(&i.cluster) => {
+                    out.push(InputChange::RemoveInventory(i.cluster.clone()));
+                }
+                _ => {}
+            }
+        }
+        out.extend(target);
+        out
+    }
+
+    fn full(w: &World) -> Translator {
+        let mut t = Translator::with_entitlements(EntitlementView::all());
+        t.apply(changes(w));
+        t
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn translation_is_deterministic_whatever_the_input_order(w in world(), seed in any::<u64>()) {
+            let a = full(&w);
+            let mut shuffled = changes(&w);
+            // Deterministic Fisher-Yates from the seed.
+            let mut state = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let j = usize::try_from(state % (i as u64 + 1)).unwrap();
+                shuffled.swap(i, j);
+            }
+            let mut b = Translator::with_entitlements(EntitlementView::all());
+            b.apply(shuffled);
+            prop_assert_eq!(a.outputs(), b.outputs());
+            prop_assert_eq!(a.statuses(), b.statuses());
+        }
+
+        #[test]
+        fn translation_is_idempotent(w in world()) {
+            let mut a = full(&w);
+            let outputs = a.outputs().clone();
+            let delta = a.apply(changes(&w));
+            prop_assert!(delta.is_empty(), "{delta:?}");
+            prop_assert_eq!(delta.retranslated, 0);
+            prop_assert_eq!(a.outputs(), &outputs);
+        }
+
+        #[test]
+        fn incremental_translation_equals_full_translation(from in world(), to in world()) {
+            let mut inc = full(&from);
+            let mut pushed = inc.outputs().clone();
+            for change in transition(&from, &to) {
+                let delta = inc.apply([change]);
+                // What an agent would hold after applying every delta.
+                for (cluster, d) in delta.clusters {
+                    let held = pushed.entry(cluster.clone()).or_default();
+                    for k in d.deletes { held.remove(&k); }
+                    held.extend(d.upserts);
+                    if held.is_empty() { pushed.remove(&cluster); }
+                }
+            }
+            let reference = full(&to);
+            prop_assert_eq!(inc.outputs(), reference.outputs());
+            prop_assert_eq!(&pushed, reference.outputs());
+            prop_assert_eq!(inc.statuses(), reference.statuses());
         }
     }
 }

@@ -507,7 +507,11 @@ mod golden {
         outputs
             .iter()
             .map(|(c, objs)| {
-                let objs = objs.iter().filter(|(k, _)| k.kind == kind).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let objs = objs
+                    .iter()
+                    .filter(|(k, _)| k.kind == kind)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 (c.clone(), objs)
             })
             .collect()
@@ -553,7 +557,10 @@ mod golden {
                 ]
             }),
         ))]);
-        assert_eq!(delta.statuses[&rt_ref("reviews-routes")].state, TranslationState::Accepted);
+        assert_eq!(
+            delta.statuses[&rt_ref("reviews-routes")].state,
+            TranslationState::Accepted
+        );
         insta::assert_snapshot!(yaml(&only(t.outputs(), "VirtualService")));
     }
 
@@ -576,7 +583,10 @@ mod golden {
                        "http": [{"forwardTo": {"destinations": [{"name": "reviews"}]}}]}),
             )),
         ]);
-        assert_eq!(t.status(&rt_ref("ingress")).unwrap().state, TranslationState::Accepted);
+        assert_eq!(
+            t.status(&rt_ref("ingress")).unwrap().state,
+            TranslationState::Accepted
+        );
         insta::assert_snapshot!(yaml(&only(t.outputs(), "VirtualService")));
     }
 
@@ -604,7 +614,12 @@ mod golden {
         ] {
             assert!(m.contains(expected), "missing {expected:?} in {m}");
         }
-        assert!(t.outputs().values().flatten().all(|(k, _)| k.kind != "VirtualService"));
+        assert!(
+            t.outputs()
+                .values()
+                .flatten()
+                .all(|(k, _)| k.kind != "VirtualService")
+        );
 
         // Creating the missing VirtualDestination re-translates the route table (dependency index).
         let delta = t.apply([InputChange::Upsert(resource(
@@ -622,15 +637,32 @@ mod golden {
         let mut t = with_reviews_vd();
         let spec = json!({"hosts": ["reviews.global"], "http": [{"forwardTo": {"destinations": [{"name": "reviews"}]}}]});
         t.apply([
-            InputChange::Upsert(resource_at("RouteTable", "bookinfo-config", "b-first", 1, spec.clone())),
-            InputChange::Upsert(resource_at("RouteTable", "bookinfo-config", "a-second", 2, spec)),
+            InputChange::Upsert(resource_at(
+                "RouteTable",
+                "bookinfo-config",
+                "b-first",
+                1,
+                spec.clone(),
+            )),
+            InputChange::Upsert(resource_at(
+                "RouteTable",
+                "bookinfo-config",
+                "a-second",
+                2,
+                spec,
+            )),
         ]);
-        assert_eq!(t.status(&rt_ref("b-first")).unwrap().state, TranslationState::Accepted);
+        assert_eq!(
+            t.status(&rt_ref("b-first")).unwrap().state,
+            TranslationState::Accepted
+        );
         let second = t.status(&rt_ref("a-second")).unwrap();
         assert_eq!(second.state, TranslationState::Invalid);
         assert_eq!(
             second.message.as_deref(),
-            Some("spec.hosts[0]: host reviews.global is already claimed for mesh traffic by RouteTable bookinfo-config/b-first")
+            Some(
+                "spec.hosts[0]: host reviews.global is already claimed for mesh traffic by RouteTable bookinfo-config/b-first"
+            )
         );
     }
 
@@ -654,6 +686,9 @@ mod golden {
         ]);
         let m = t.status(&rt_ref("rt")).unwrap().message.clone().unwrap();
         assert!(m.contains("spec.http[0].forwardTo.destinations[0].port: required: VirtualDestination multi has several ports"), "{m}");
-        assert!(m.contains("spec.http[0].forwardTo.destinations: weights sum to 0"), "{m}");
+        assert!(
+            m.contains("spec.http[0].forwardTo.destinations: weights sum to 0"),
+            "{m}"
+        );
     }
 }

@@ -500,7 +500,12 @@ mod tests {
         let mut spec = reviews_spec();
         spec["hosts"] = json!(["reviews.global", "reviews.example.internal"]);
         t.apply([
-            InputChange::Upsert(resource("VirtualDestination", "bookinfo-config", "reviews", spec)),
+            InputChange::Upsert(resource(
+                "VirtualDestination",
+                "bookinfo-config",
+                "reviews",
+                spec,
+            )),
             InputChange::Upsert(resource(
                 "VirtualDestination",
                 "bookinfo-config",
@@ -526,7 +531,10 @@ mod tests {
             .unwrap()
             .1;
         // ratings only exists in cluster-1: a local endpoint there.
-        assert_eq!(ratings["spec"]["endpoints"][0]["address"], "ratings.bookinfo.svc.cluster.local");
+        assert_eq!(
+            ratings["spec"]["endpoints"][0]["address"],
+            "ratings.bookinfo.svc.cluster.local"
+        );
         assert_eq!(ratings["spec"]["endpoints"].as_array().unwrap().len(), 1);
     }
 
@@ -534,22 +542,50 @@ mod tests {
     fn a_host_claimed_twice_goes_to_the_oldest_claimant() {
         let mut t = two_cluster_translator();
         let delta = t.apply([
-            InputChange::Upsert(resource_at("VirtualDestination", "bookinfo-config", "newer", 50, reviews_spec())),
-            InputChange::Upsert(resource_at("VirtualDestination", "bookinfo-config", "older", 10, reviews_spec())),
+            InputChange::Upsert(resource_at(
+                "VirtualDestination",
+                "bookinfo-config",
+                "newer",
+                50,
+                reviews_spec(),
+            )),
+            InputChange::Upsert(resource_at(
+                "VirtualDestination",
+                "bookinfo-config",
+                "older",
+                10,
+                reviews_spec(),
+            )),
         ]);
-        assert_eq!(delta.statuses[&vd_ref("older")].state, TranslationState::Accepted);
+        assert_eq!(
+            delta.statuses[&vd_ref("older")].state,
+            TranslationState::Accepted
+        );
         let newer = &delta.statuses[&vd_ref("newer")];
         assert_eq!(newer.state, TranslationState::Invalid);
         assert_eq!(
             newer.message.as_deref(),
-            Some("spec.hosts[0]: host reviews.global is already claimed by VirtualDestination bookinfo-config/older")
+            Some(
+                "spec.hosts[0]: host reviews.global is already claimed by VirtualDestination bookinfo-config/older"
+            )
         );
-        assert!(t.outputs()["cluster-1"].keys().all(|k| !k.name.starts_with("newer")));
+        assert!(
+            t.outputs()["cluster-1"]
+                .keys()
+                .all(|k| !k.name.starts_with("newer"))
+        );
 
         // The winner goes away: the other claimant takes over.
         let delta = t.apply([InputChange::Delete(vd_ref("older"))]);
-        assert_eq!(delta.statuses[&vd_ref("newer")].state, TranslationState::Accepted);
-        assert!(t.outputs()["cluster-1"].keys().any(|k| k.name == "newer.bookinfo-config"));
+        assert_eq!(
+            delta.statuses[&vd_ref("newer")].state,
+            TranslationState::Accepted
+        );
+        assert!(
+            t.outputs()["cluster-1"]
+                .keys()
+                .any(|k| k.name == "newer.bookinfo-config")
+        );
     }
 
     #[test]
@@ -559,29 +595,56 @@ mod tests {
         spec["ports"] = json!([{"number": 9080}, {"number": 9080, "name": "other"}]);
         spec["hosts"] = json!(["*.global"]);
         t.apply([
-            InputChange::Upsert(resource("VirtualDestination", "bookinfo-config", "bad", spec)),
-            InputChange::Upsert(resource("VirtualDestination", "elsewhere", "homeless", reviews_spec())),
+            InputChange::Upsert(resource(
+                "VirtualDestination",
+                "bookinfo-config",
+                "bad",
+                spec,
+            )),
+            InputChange::Upsert(resource(
+                "VirtualDestination",
+                "elsewhere",
+                "homeless",
+                reviews_spec(),
+            )),
         ]);
         let bad = t.status(&vd_ref("bad")).unwrap();
         assert_eq!(bad.state, TranslationState::Invalid);
         let message = bad.message.clone().unwrap();
-        assert!(message.contains("spec.hosts[0]: \"*.global\" is not a valid hostname"), "{message}");
-        assert!(message.contains("spec.ports[1].number: port conflict: port 9080 is listed twice"), "{message}");
+        assert!(
+            message.contains("spec.hosts[0]: \"*.global\" is not a valid hostname"),
+            "{message}"
+        );
+        assert!(
+            message.contains("spec.ports[1].number: port conflict: port 9080 is listed twice"),
+            "{message}"
+        );
         let homeless = t
-            .status(&InputRef::new(InputKind::VirtualDestination, "elsewhere", "homeless"))
+            .status(&InputRef::new(
+                InputKind::VirtualDestination,
+                "elsewhere",
+                "homeless",
+            ))
             .unwrap();
         assert_eq!(homeless.state, TranslationState::Invalid);
         assert_eq!(
             homeless.message.as_deref(),
             Some("metadata.namespace: no Workspace selects namespace elsewhere")
         );
-        assert!(t.outputs().values().flatten().all(|(k, _)| k.kind != "ServiceEntry"));
+        assert!(
+            t.outputs()
+                .values()
+                .flatten()
+                .all(|(k, _)| k.kind != "ServiceEntry")
+        );
     }
 
     #[test]
     fn unlicensed_mesh_yields_unlicensed_and_no_output() {
         let mut t = two_cluster_translator();
-        t.apply([InputChange::Entitlements(EntitlementView::licensed([Product::Network]))]);
+        t.apply([InputChange::Entitlements(EntitlementView::licensed([
+            Product::Network,
+        ]))]);
         let delta = t.apply([InputChange::Upsert(resource(
             "VirtualDestination",
             "bookinfo-config",
@@ -598,20 +661,36 @@ mod tests {
     #[test]
     fn remote_clusters_without_an_east_west_gateway_are_reported() {
         let mut t = two_cluster_translator();
-        let mut inv = crate::translate::testing::bookinfo_inventory("cluster-2", "us-west1", "us-west1-a");
+        let mut inv =
+            crate::translate::testing::bookinfo_inventory("cluster-2", "us-west1", "us-west1-a");
         inv.delete("v1", "Service", "istio-system", "istio-eastwestgateway");
         t.apply([
             InputChange::Inventory(inv),
-            InputChange::Upsert(resource("VirtualDestination", "bookinfo-config", "reviews", reviews_spec())),
+            InputChange::Upsert(resource(
+                "VirtualDestination",
+                "bookinfo-config",
+                "reviews",
+                reviews_spec(),
+            )),
         ]);
         let status = t.status(&vd_ref("reviews")).unwrap();
         assert_eq!(status.state, TranslationState::Accepted);
-        assert!(status.message.as_deref().unwrap().contains("no east-west gateway in cluster(s) cluster-2"));
+        assert!(
+            status
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("no east-west gateway in cluster(s) cluster-2")
+        );
         let se = t.outputs()["cluster-1"]
             .iter()
             .find(|(k, _)| k.kind == "ServiceEntry")
             .unwrap()
             .1;
-        assert_eq!(se["spec"]["endpoints"].as_array().unwrap().len(), 1, "only the local endpoint");
+        assert_eq!(
+            se["spec"]["endpoints"].as_array().unwrap().len(),
+            1,
+            "only the local endpoint"
+        );
     }
 }

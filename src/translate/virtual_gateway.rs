@@ -120,6 +120,9 @@ pub fn placements(
     found.into_values().collect()
 }
 
+/// A listener already seen on a port: (index, Istio protocol, hosts).
+type ListenerClaim = (usize, &'static str, Vec<String>);
+
 fn gateway_protocol(protocol: PortProtocol, tls: bool) -> &'static str {
     match (protocol, tls) {
         (PortProtocol::Tls, _) | (PortProtocol::Tcp, true) => "TLS",
@@ -150,7 +153,7 @@ pub fn translate(inputs: &Inputs, vg: &VirtualGateway, deps: &mut Deps) -> Trans
     let mut findings = Findings::default();
 
     // Validate listeners: protocol/TLS consistency and port/host conflicts.
-    let mut by_port: BTreeMap<i32, Vec<(usize, &'static str, Vec<String>)>> = BTreeMap::new();
+    let mut by_port: BTreeMap<i32, Vec<ListenerClaim>> = BTreeMap::new();
     let mut servers = Vec::new();
     let mut secret_namespaces = Vec::new();
     for (i, l) in vg.spec.listeners.iter().enumerate() {
@@ -316,7 +319,10 @@ mod tests {
                        {"port": 8443, "protocol": "TLS", "hosts": ["passthrough.example.com"], "tls": {"mode": "PASSTHROUGH"}}
                    ]}),
         ))]);
-        assert_eq!(delta.statuses[&vg_ref("north-south")].state, TranslationState::Accepted);
+        assert_eq!(
+            delta.statuses[&vg_ref("north-south")].state,
+            TranslationState::Accepted
+        );
         insta::assert_snapshot!(yaml(t.outputs()));
     }
 
@@ -328,13 +334,13 @@ mod tests {
             "bookinfo-config",
             "bad",
             json!({"workloads": [{"labels": {"istio": "ingressgateway"}}],
-                   "listeners": [
-                       {"port": 443, "protocol": "TLS", "hosts": ["a.example.com"]},
-                       {"port": 443, "hosts": ["a.example.com"]},
-                       {"port": 8443, "hosts": ["b.example.com"], "tls": {"mode": "SIMPLE"}},
-                       {"port": 80, "hosts": ["c.example.com"]},
-                       {"port": 80, "hosts": ["c.example.com"]}
-                   ]}),
+            "listeners": [
+                {"port": 443, "protocol": "TLS", "hosts": ["a.example.com"]},
+                {"port": 443, "hosts": ["a.example.com"]},
+                {"port": 8443, "hosts": ["b.example.com"], "tls": {"mode": "SIMPLE"}},
+                {"port": 80, "hosts": ["c.example.com"]},
+                {"port": 80, "hosts": ["c.example.com"]}
+            ]}),
         ))]);
         let status = t.status(&vg_ref("bad")).unwrap();
         assert_eq!(status.state, TranslationState::Invalid);
@@ -347,7 +353,12 @@ mod tests {
         ] {
             assert!(m.contains(expected), "missing {expected:?} in {m}");
         }
-        assert!(t.outputs().values().flatten().all(|(k, _)| k.kind != "Gateway"));
+        assert!(
+            t.outputs()
+                .values()
+                .flatten()
+                .all(|(k, _)| k.kind != "Gateway")
+        );
     }
 
     #[test]
@@ -362,7 +373,10 @@ mod tests {
                 json!({"workloads": [{"labels": {"istio": "ingressgateway"}}], "listeners": [{"port": 80, "hosts": ["*"]}]}),
             )),
         ]);
-        assert_eq!(t.status(&vg_ref("gw")).unwrap().state, TranslationState::Unlicensed);
+        assert_eq!(
+            t.status(&vg_ref("gw")).unwrap().state,
+            TranslationState::Unlicensed
+        );
         assert!(t.outputs().is_empty());
     }
 }
