@@ -158,3 +158,78 @@ impl Render for ServiceCatalog {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::translate::engine::InputChange;
+    use crate::translate::testing::{resource, two_cluster_translator};
+
+    fn catalog() -> ServiceCatalog {
+        let mut t = two_cluster_translator();
+        t.apply([InputChange::Upsert(resource(
+            "VirtualDestination",
+            "bookinfo-config",
+            "reviews",
+            json!({"hosts": ["reviews.global"], "ports": [{"number": 9080}],
+                   "services": [{"namespace": "bookinfo", "name": "reviews"}]}),
+        ))]);
+        t.catalog()
+    }
+
+    #[test]
+    fn lists_every_service_across_clusters_with_the_destinations_it_backs() {
+        let c = catalog();
+        let reviews = c
+            .services
+            .iter()
+            .find(|s| s.namespace == "bookinfo" && s.name == "reviews")
+            .unwrap();
+        let clusters: Vec<&str> = reviews
+            .instances
+            .iter()
+            .map(|i| i.cluster.as_str())
+            .collect();
+        assert_eq!(clusters, ["cluster-1", "cluster-2"]);
+        assert_eq!(reviews.virtual_destinations, ["bookinfo-config/reviews"]);
+        let ratings = c.services.iter().find(|s| s.name == "ratings").unwrap();
+        assert_eq!(ratings.instances.len(), 1);
+        assert!(ratings.virtual_destinations.is_empty());
+        assert_eq!(c.virtual_destinations[0].backends.len(), 2);
+        assert_eq!(c.virtual_destinations[0].state, TranslationState::Accepted);
+
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            json["services"][0]["instances"][0]["hostname"],
+            "ratings.bookinfo.svc.cluster.local"
+        );
+        assert_eq!(
+            json["virtualDestinations"][0]["hosts"],
+            json!(["reviews.global"])
+        );
+    }
+
+    #[test]
+    fn renders_a_table() {
+        let text = catalog().render_table(&Style::new(false));
+        assert!(text.starts_with("NAMESPACE"), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                    == [
+                        "bookinfo",
+                        "reviews",
+                        "cluster-1,cluster-2",
+                        "9080/TCP",
+                        "bookinfo-config/reviews"
+                    ]),
+            "{text}"
+        );
+        assert!(
+            text.contains("bookinfo-config/reviews  reviews.global  2"),
+            "{text}"
+        );
+    }
+}
