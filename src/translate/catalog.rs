@@ -228,7 +228,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("bookinfo-config/reviews  reviews.global  2"),
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                    == ["bookinfo-config/reviews", "reviews.global", "2", "ACCEPTED"]),
             "{text}"
         );
     }
