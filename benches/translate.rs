@@ -11,12 +11,20 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use meshctl::translate::inventory::{Locality, ServiceInfo, ServicePort, TargetPort};
-use meshctl::translate::{ClusterInventory, EntitlementView, InputChange, PlatformResource, Translator};
+use meshctl::translate::{
+    ClusterInventory, EntitlementView, InputChange, PlatformResource, Translator,
+};
 use serde_json::{Value, json};
 
 const CLUSTERS: usize = 10;
 const NAMESPACES: usize = 10;
-const REGIONS: [&str; 5] = ["us-east1", "us-west1", "europe-west1", "asia-east1", "us-central1"];
+const REGIONS: [&str; 5] = [
+    "us-east1",
+    "us-west1",
+    "europe-west1",
+    "asia-east1",
+    "us-central1",
+];
 
 fn resource(kind: &str, namespace: &str, name: &str, spec: Value) -> PlatformResource {
     let body = json!({
@@ -68,7 +76,11 @@ fn inventory(cluster: usize, per_cluster: usize) -> ClusterInventory {
     inv.set_cilium_present(true);
     inv.set_locality(Some(Locality {
         region: REGIONS[cluster % REGIONS.len()].to_owned(),
-        zone: Some(format!("{}-{}", REGIONS[cluster % REGIONS.len()], ["a", "b"][cluster % 2])),
+        zone: Some(format!(
+            "{}-{}",
+            REGIONS[cluster % REGIONS.len()],
+            ["a", "b"][cluster % 2]
+        )),
     }));
     for ns in 0..NAMESPACES {
         inv.add_namespace(&format!("team-{ns}"), BTreeMap::new());
@@ -79,7 +91,8 @@ fn inventory(cluster: usize, per_cluster: usize) -> ClusterInventory {
     }
     let mut gw = service(cluster, "istio-system", "istio-eastwestgateway", 0);
     gw.labels.insert("istio".into(), "eastwestgateway".into());
-    gw.labels.insert("topology.istio.io/network".into(), format!("net-{cluster}"));
+    gw.labels
+        .insert("topology.istio.io/network".into(), format!("net-{cluster}"));
     gw.external_address = Some(format!("198.51.100.{cluster}"));
     inv.add_service(gw);
     inv
@@ -194,7 +207,7 @@ fn main() {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "| services | clusters | VirtualDestinations | RouteTables | output objects | full translation | VD change p50 | VD change p99 | Service change p50 | Service change p99 |"
+        "| services | clusters | VirtualDestinations | RouteTables | output objects | full translation | VD change p50 | VD change p99 | Service update p50 | Service update p99 |"
     )
     .unwrap();
     writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
@@ -227,18 +240,22 @@ fn main() {
         }
         vd_times.sort();
 
-        // One Service added to one namespace of one cluster's snapshot (inventory rebuilt by the server).
+        // One backing Service changes in one cluster's snapshot (a label added; the server rebuilt the
+        // inventory): the VirtualDestination selecting it is re-translated.
         let mut inventories: Vec<ClusterInventory> =
             (0..CLUSTERS).map(|c| inventory(c, s.per_cluster)).collect();
         let mut svc_times = Vec::with_capacity(samples);
         for k in 0..samples {
             let c = rng.below(CLUSTERS);
-            let (ns, _) = service_name(rng.below(s.per_cluster));
-            inventories[c].add_service(service(c, &ns, &format!("extra-{k}"), 1));
+            let (ns, name) = service_name(rng.below(s.per_cluster));
+            let mut svc = service(c, &ns, &name, 0);
+            svc.labels.insert("revision".into(), k.to_string());
+            inventories[c].add_service(svc);
             let change = InputChange::Inventory(inventories[c].clone());
             let start = Instant::now();
-            translator.apply([change]);
+            let delta = translator.apply([change]);
             svc_times.push(start.elapsed());
+            assert!(delta.retranslated >= 1);
         }
         svc_times.sort();
 

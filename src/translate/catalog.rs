@@ -14,7 +14,6 @@ use super::inventory::ServicePort;
 
 /// One Service in one cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct CatalogInstance {
     /// Cluster.
     pub cluster: String,
@@ -28,7 +27,6 @@ pub struct CatalogInstance {
 
 /// A Service (namespace/name) across every cluster that has it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct CatalogService {
     /// Namespace.
     pub namespace: String,
@@ -40,9 +38,19 @@ pub struct CatalogService {
     pub virtual_destinations: Vec<String>,
 }
 
+/// A Service backing a VirtualDestination.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct BackendRef {
+    /// Cluster.
+    pub cluster: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
 /// A VirtualDestination and what backs it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct VirtualDestinationSummary {
     /// Namespace (management cluster).
     pub namespace: String,
@@ -52,13 +60,12 @@ pub struct VirtualDestinationSummary {
     pub hosts: Vec<String>,
     /// Translation state.
     pub state: TranslationState,
-    /// Backing Services as (cluster, namespace, name).
-    pub backends: Vec<(String, String, String)>,
+    /// Backing Services.
+    pub backends: Vec<BackendRef>,
 }
 
 /// The catalog.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ServiceCatalog {
     /// Every discovered Service, by namespace and name.
     pub services: Vec<CatalogService>,
@@ -91,8 +98,8 @@ impl ServiceCatalog {
         }
         for vd in &vds {
             let id = format!("{}/{}", vd.namespace, vd.name);
-            for (_, ns, name) in &vd.backends {
-                if let Some(entry) = services.get_mut(&(ns.clone(), name.clone()))
+            for b in &vd.backends {
+                if let Some(entry) = services.get_mut(&(b.namespace.clone(), b.name.clone()))
                     && !entry.virtual_destinations.contains(&id)
                 {
                     entry.virtual_destinations.push(id.clone());
@@ -206,7 +213,7 @@ mod tests {
             "ratings.bookinfo.svc.cluster.local"
         );
         assert_eq!(
-            json["virtualDestinations"][0]["hosts"],
+            json["virtual_destinations"][0]["hosts"],
             json!(["reviews.global"])
         );
     }

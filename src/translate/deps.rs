@@ -21,6 +21,8 @@ pub enum Dep {
     ClusterFacts(String),
     /// Services and workloads of one namespace of one cluster.
     Namespace(String, String),
+    /// One Service (cluster, namespace, name), whether or not it exists.
+    Service(String, String, String),
     /// Services and workloads of any namespace of one cluster.
     AllNamespaces(String),
     /// The VirtualDestinations claiming a host.

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::api::{TranslationState, TranslationStatus};
 
-use super::catalog::{ServiceCatalog, VirtualDestinationSummary};
+use super::catalog::{BackendRef, ServiceCatalog, VirtualDestinationSummary};
 use super::deps::{Dep, Deps};
 use super::inputs::{
     EntitlementView, InputKind, InputRef, Inputs, PlatformResource, Product, normalize_host,
@@ -185,10 +185,21 @@ fn inventory_deps(
     let new_ns = new.map_or(&empty, |i| &i.namespaces);
     let names: BTreeSet<&String> = old_ns.keys().chain(new_ns.keys()).collect();
     let mut any = false;
+    let no_services = BTreeMap::new();
     for ns in names {
-        if old_ns.get(ns) != new_ns.get(ns) {
-            deps.push(Dep::Namespace(cluster.to_owned(), ns.clone()));
-            any = true;
+        let (before, after) = (old_ns.get(ns), new_ns.get(ns));
+        if before == after {
+            continue;
+        }
+        deps.push(Dep::Namespace(cluster.to_owned(), ns.clone()));
+        any = true;
+        let before = before.map_or(&no_services, |n| &n.services);
+        let after = after.map_or(&no_services, |n| &n.services);
+        let services: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        for name in services {
+            if before.get(name) != after.get(name) {
+                deps.push(Dep::Service(cluster.to_owned(), ns.clone(), name.clone()));
+            }
         }
     }
     if any || old.is_none() != new.is_none() {
@@ -286,7 +297,15 @@ impl Translator {
                     name: r.name.clone(),
                     hosts: vd.spec.hosts.clone(),
                     state: u.status.state,
-                    backends: u.backends.clone(),
+                    backends: u
+                        .backends
+                        .iter()
+                        .map(|(cluster, namespace, name)| BackendRef {
+                            cluster: cluster.clone(),
+                            namespace: namespace.clone(),
+                            name: name.clone(),
+                        })
+                        .collect(),
                 })
             })
             .collect();
@@ -572,8 +591,7 @@ mod tests {
         t.apply([InputChange::Inventory(inv.clone())]);
         assert_eq!(t.translations(), before);
 
-        // details gets a backend in cluster-2's bookinfo namespace: the three bookinfo VDs re-run,
-        // the RouteTable does not.
+        // details gets a backend in cluster-2: only the VirtualDestination selecting it re-runs.
         inv.add_service(crate::translate::testing::service(
             "cluster.local",
             "bookinfo",
@@ -583,7 +601,7 @@ mod tests {
         ));
         let before = t.translations();
         let delta = t.apply([InputChange::Inventory(inv)]);
-        assert_eq!(t.translations() - before, 3);
+        assert_eq!(t.translations() - before, 1);
         let details_se = delta.clusters["cluster-1"]
             .upserts
             .iter()
@@ -902,6 +920,9 @@ mod properties {
             let mut selector = json!({"labels": {"app": APPS[*app]}});
             if let Some(ns) = ns {
                 selector["namespace"] = json!(NAMESPACES[*ns]);
+            }
+            if *created == 2 {
+                selector["name"] = json!(APPS[*app]);
             }
             let port = if *alt_port { 8080 } else { 80 };
             out.push(InputChange::Upsert(resource_at(

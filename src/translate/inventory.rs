@@ -84,7 +84,6 @@ pub enum TargetPort {
 
 /// A port of a Service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ServicePort {
     /// Port name.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,7 +113,6 @@ impl ServicePort {
 
 /// A Service of a cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ServiceInfo {
     /// Name.
     pub name: String,
@@ -144,7 +142,6 @@ pub enum WorkloadKind {
 
 /// A Deployment or StatefulSet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct WorkloadInfo {
     /// Kind.
     pub kind: WorkloadKind,

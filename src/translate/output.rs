@@ -19,7 +19,6 @@ pub const CILIUM: &str = "cilium.io/v2";
 
 /// Identity of an output object in a workload cluster.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "camelCase")]
 pub struct ResourceKey {
     /// `networking.istio.io/v1`, ...
     pub api_version: String,

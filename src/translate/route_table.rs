@@ -99,7 +99,11 @@ fn resolve_destination(
                 if d.cluster.as_ref().is_some_and(|c| c != cluster) {
                     continue;
                 }
-                deps.add(Dep::Namespace(cluster.clone(), namespace.to_owned()));
+                deps.add(Dep::Service(
+                    cluster.clone(),
+                    namespace.to_owned(),
+                    d.name.clone(),
+                ));
                 let Some(inv) = scope::inventory(inputs, cluster, deps) else {
                     continue;
                 };

@@ -194,17 +194,19 @@ pub fn select_services<'a>(
                 if !matches_any(patterns, ns) {
                     continue;
                 }
-                deps.add(Dep::Namespace(cluster.clone(), ns.clone()));
-                let Some(content) = inv.namespaces.get(ns) else {
-                    continue;
-                };
                 match &selector.name {
                     Some(name) => {
-                        if let Some(svc) = content.services.get(name) {
+                        deps.add(Dep::Service(cluster.clone(), ns.clone(), name.clone()));
+                        if let Some(svc) = inv.service(ns, name) {
                             take(svc);
                         }
                     }
-                    None => content.services.values().for_each(&mut take),
+                    None => {
+                        deps.add(Dep::Namespace(cluster.clone(), ns.clone()));
+                        if let Some(content) = inv.namespaces.get(ns) {
+                            content.services.values().for_each(&mut take);
+                        }
+                    }
                 }
             }
             None => {

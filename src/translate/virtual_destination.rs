@@ -248,6 +248,66 @@ pub fn translate(inputs: &Inputs, vd: &VirtualDestination, deps: &mut Deps) -> T
         by_cluster.entry(s.cluster).or_default().push(s);
     }
 
+    // Endpoints of each backend cluster: its Services (used inside it) and its east-west gateway (used
+    // from every other cluster). Computed once, reused for every cluster of the workspace.
+    let mut per_backend: BTreeMap<&str, (Vec<Value>, Option<Value>)> = BTreeMap::new();
+    for (backend_cluster, services) in &by_cluster {
+        let locality = cluster_locality(inputs, backend_cluster, deps);
+        let mut labels = Map::new();
+        labels.insert(CLUSTER_LABEL.into(), json!(backend_cluster));
+        if let Some(loc) = &locality {
+            labels.insert(REGION_LABEL.into(), json!(loc.region));
+            if let Some(zone) = &loc.zone {
+                labels.insert(ZONE_LABEL.into(), json!(zone));
+            }
+        }
+        let spec_network = inputs
+            .clusters()
+            .get(*backend_cluster)
+            .and_then(|c| c.spec.network.clone());
+        let with_locality = |mut ep: Map<String, Value>| {
+            ep.insert("labels".into(), Value::Object(labels.clone()));
+            if let Some(loc) = &locality {
+                ep.insert("locality".into(), json!(loc.istio()));
+            }
+            Value::Object(ep)
+        };
+        let local: Vec<Value> = services
+            .iter()
+            .map(|s| {
+                let mut ep = Map::new();
+                ep.insert("address".into(), json!(s.service.hostname));
+                let port_map: Map<String, Value> = ports
+                    .iter()
+                    .map(|p| (p.name.clone(), json!(p.target)))
+                    .collect();
+                ep.insert("ports".into(), Value::Object(port_map));
+                if let Some(net) = &spec_network {
+                    ep.insert("network".into(), json!(net));
+                }
+                with_locality(ep)
+            })
+            .collect();
+        let remote = scope::inventory(inputs, backend_cluster, deps)
+            .and_then(|i| i.east_west_gateway())
+            .map(|gateway| {
+                let mut ep = Map::new();
+                ep.insert("address".into(), json!(gateway.address));
+                let port_map: Map<String, Value> = ports
+                    .iter()
+                    .map(|p| (p.name.clone(), json!(gateway.port)))
+                    .collect();
+                ep.insert("ports".into(), Value::Object(port_map));
+                let network = spec_network
+                    .clone()
+                    .or_else(|| gateway.network.clone())
+                    .unwrap_or_else(|| (*backend_cluster).to_owned());
+                ep.insert("network".into(), json!(network));
+                with_locality(ep)
+            });
+        per_backend.insert(backend_cluster, (local, remote));
+    }
+
     let mut outputs = Outputs::new();
     let mut unreachable = BTreeSet::new();
     let mut without_istio = Vec::new();
@@ -265,62 +325,14 @@ pub fn translate(inputs: &Inputs, vd: &VirtualDestination, deps: &mut Deps) -> T
             continue;
         };
         let mut endpoints = Vec::new();
-        for (backend_cluster, services) in &by_cluster {
-            let locality = cluster_locality(inputs, backend_cluster, deps);
-            let mut labels = Map::new();
-            labels.insert(CLUSTER_LABEL.into(), json!(backend_cluster));
-            if let Some(loc) = &locality {
-                labels.insert(REGION_LABEL.into(), json!(loc.region));
-                if let Some(zone) = &loc.zone {
-                    labels.insert(ZONE_LABEL.into(), json!(zone));
-                }
-            }
-            let spec_network = inputs
-                .clusters()
-                .get(*backend_cluster)
-                .and_then(|c| c.spec.network.clone());
-            let with_locality = |mut ep: Map<String, Value>| {
-                ep.insert("labels".into(), Value::Object(labels.clone()));
-                if let Some(loc) = &locality {
-                    ep.insert("locality".into(), json!(loc.istio()));
-                }
-                Value::Object(ep)
-            };
+        for (backend_cluster, (local, remote)) in &per_backend {
             if *backend_cluster == cluster.as_str() {
-                for s in services {
-                    let mut ep = Map::new();
-                    ep.insert("address".into(), json!(s.service.hostname));
-                    let port_map: Map<String, Value> = ports
-                        .iter()
-                        .map(|p| (p.name.clone(), json!(p.target)))
-                        .collect();
-                    ep.insert("ports".into(), Value::Object(port_map));
-                    if let Some(net) = &spec_network {
-                        ep.insert("network".into(), json!(net));
-                    }
-                    endpoints.push(with_locality(ep));
-                }
-                continue;
-            }
-            let gateway =
-                scope::inventory(inputs, backend_cluster, deps).and_then(|i| i.east_west_gateway());
-            let Some(gateway) = gateway else {
+                endpoints.extend(local.iter().cloned());
+            } else if let Some(remote) = remote {
+                endpoints.push(remote.clone());
+            } else {
                 unreachable.insert((*backend_cluster).to_owned());
-                continue;
-            };
-            let mut ep = Map::new();
-            ep.insert("address".into(), json!(gateway.address));
-            let port_map: Map<String, Value> = ports
-                .iter()
-                .map(|p| (p.name.clone(), json!(gateway.port)))
-                .collect();
-            ep.insert("ports".into(), Value::Object(port_map));
-            let network = spec_network
-                .clone()
-                .or_else(|| gateway.network.clone())
-                .unwrap_or_else(|| (*backend_cluster).to_owned());
-            ep.insert("network".into(), json!(network));
-            endpoints.push(with_locality(ep));
+            }
         }
         let resolution = if endpoints.is_empty() {
             "STATIC"
