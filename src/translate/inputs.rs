@@ -9,48 +9,18 @@ use serde::{Deserialize, Serialize};
 use crate::api::{
     AccessPolicy, KubernetesCluster, RouteTable, VirtualDestination, VirtualGateway, Workspace,
 };
+use crate::license::Entitlements;
 
 use super::inventory::ClusterInventory;
 
-/// A product of the platform. Kept here (and minimal) because translation only needs to ask whether a
-/// product is licensed; the server maps the license module's entitlements onto [`EntitlementView`].
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum Product {
-    /// Service mesh (Istio sidecars/ambient): virtual destinations, mesh routes, authorization.
-    Mesh,
-    /// API gateway (Istio gateways): virtual gateways and the routes bound to them.
-    Gateway,
-    /// Network policy (Cilium).
-    Network,
-}
+pub use crate::license::Product;
 
-impl Product {
-    /// Every product, in a stable order.
-    pub const ALL: [Product; 3] = [Product::Mesh, Product::Gateway, Product::Network];
-
-    /// Lower-case name, as in license claims.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Product::Mesh => "mesh",
-            Product::Gateway => "gateway",
-            Product::Network => "network",
-        }
-    }
-
-    /// Display name used in status messages.
-    pub fn title(self) -> &'static str {
-        match self {
-            Product::Mesh => "Mesh",
-            Product::Gateway => "Gateway",
-            Product::Network => "Network",
-        }
-    }
-}
-
-impl fmt::Display for Product {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// Display name of a product in status messages (`Mesh`, `Gateway`, `Network`).
+pub fn product_title(product: Product) -> &'static str {
+    match product {
+        Product::Mesh => "Mesh",
+        Product::Gateway => "Gateway",
+        Product::Network => "Network",
     }
 }
 
@@ -86,11 +56,24 @@ impl EntitlementView {
         Self::default()
     }
 
-    /// An expired license that covered `products`.
+    /// An expired license that covered `products`. Also the view to use when a license is removed or
+    /// becomes invalid after a valid one (`EntitlementView::expired([])`): the configuration translated
+    /// before stays in place (docs/licensing.md).
     pub fn expired(products: impl IntoIterator<Item = Product>) -> Self {
         Self {
             products: products.into_iter().collect(),
             expired: true,
+        }
+    }
+
+    /// The view of a verified license at `now`: its products, expired unless usable at `now`
+    /// (valid or expiring soon; a not-yet-valid license counts as expired).
+    pub fn from_license(license: &Entitlements, now: jiff::Timestamp) -> Self {
+        let products = license.products();
+        if license.expiry_state(now).is_usable() {
+            Self::licensed(products)
+        } else {
+            Self::expired(products)
         }
     }
 
@@ -544,6 +527,17 @@ mod tests {
         let valid = EntitlementView::licensed([Product::Mesh]);
         assert!(valid.allows(Product::Mesh));
         assert!(!valid.allows(Product::Network));
+    }
+
+    #[test]
+    fn a_verified_license_maps_to_a_view_that_expires_with_it() {
+        let fixture = crate::license::testing::Fixture::shared();
+        let license = crate::license::verify(&fixture.valid_key(), &fixture.trusted).unwrap();
+        let now = EntitlementView::from_license(license.entitlements(), fixture.now());
+        assert_eq!(now, EntitlementView::licensed([Product::Mesh]));
+        let later = EntitlementView::from_license(license.entitlements(), fixture.exp());
+        assert_eq!(later, EntitlementView::expired([Product::Mesh]));
+        assert!(!later.allows(Product::Mesh));
     }
 
     #[test]

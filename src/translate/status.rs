@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::api::{TranslationState, TranslationStatus};
 
-use super::inputs::Product;
+use super::inputs::{Product, product_title};
 use super::output::Outputs;
 
 /// Errors (make the input INVALID) and warnings (reported on an ACCEPTED input) of one translation.
@@ -66,7 +66,7 @@ pub fn unlicensed(
     expired: bool,
     generation: Option<i64>,
 ) -> TranslationStatus {
-    let names: Vec<&str> = products.iter().map(|p| p.title()).collect();
+    let names: Vec<&str> = products.iter().map(|p| product_title(*p)).collect();
     let message = if expired {
         "license expired: this resource is not translated until the license is renewed".to_owned()
     } else {
