@@ -422,10 +422,14 @@ impl Translator {
                 let frozen = prev.filter(|_| ents.is_expired()).and_then(|p| {
                     let (licensed_fp, licensed_status) = p.licensed.as_ref()?;
                     let status = if *licensed_fp == fp {
-                        TranslationStatus {
-                            state: licensed_status.state,
-                            message: Some(EXPIRED_KEPT.to_owned()),
-                            observed_generation: licensed_status.observed_generation,
+                        if licensed_status.state == TranslationState::Accepted {
+                            TranslationStatus {
+                                message: Some(EXPIRED_KEPT.to_owned()),
+                                ..licensed_status.clone()
+                            }
+                        } else {
+                            // An input that was INVALID stays so (it has no outputs to keep).
+                            licensed_status.clone()
                         }
                     } else {
                         TranslationStatus {
@@ -733,6 +737,23 @@ mod tests {
         // Deletions are honoured.
         let delta = t.apply([InputChange::Delete(vd_ref("details"))]);
         assert_eq!(delta.clusters["cluster-1"].deletes.len(), 1);
+
+        // An input that was INVALID before the expiry keeps its findings.
+        t.apply([InputChange::Entitlements(EntitlementView::all())]);
+        t.apply([InputChange::Upsert(crate::translate::testing::resource_at(
+            "VirtualDestination",
+            "bookinfo-config",
+            "clash",
+            100,
+            json!({"hosts": ["reviews.global"], "ports": [{"number": 9080}], "services": [{}]}),
+        ))]);
+        let invalid = t.status(&vd_ref("clash")).unwrap().clone();
+        assert_eq!(invalid.state, TranslationState::Invalid);
+        t.apply([InputChange::Entitlements(EntitlementView::expired(
+            Product::ALL,
+        ))]);
+        assert_eq!(t.status(&vd_ref("clash")), Some(&invalid));
+        t.apply([InputChange::Delete(vd_ref("clash"))]);
 
         // Renewal translates everything again.
         t.apply([InputChange::Upsert(vd(
