@@ -651,6 +651,79 @@ mod tests {
     }
 
     #[test]
+    fn from_wire_objects_to_istio_objects_and_back() {
+        use crate::translate::inventory::SnapshotObject;
+        let svc = json!({"metadata": {"name": "reviews", "namespace": "bookinfo", "labels": {"app": "reviews"}},
+                         "spec": {"selector": {"app": "reviews"}, "ports": [{"port": 9080}]}})
+        .to_string();
+        let ns = json!({"metadata": {"name": "bookinfo"}}).to_string();
+        let objects = [
+            SnapshotObject {
+                api_version: "v1",
+                kind: "Namespace",
+                namespace: "",
+                name: "bookinfo",
+                body: ns.as_bytes(),
+            },
+            SnapshotObject {
+                api_version: "v1",
+                kind: "Service",
+                namespace: "bookinfo",
+                name: "reviews",
+                body: svc.as_bytes(),
+            },
+            SnapshotObject {
+                api_version: "apiextensions.k8s.io/v1",
+                kind: "CustomResourceDefinition",
+                namespace: "",
+                name: "serviceentries.networking.istio.io",
+                body: b"{}",
+            },
+        ];
+        let (inventory, issues) =
+            ClusterInventory::from_objects("demo-1", "cluster.local", objects);
+        assert!(issues.is_empty());
+        let workspace = PlatformResource::from_json(
+            "Workspace",
+            json!({"metadata": {"name": "demo", "namespace": "mesh-system"},
+                   "spec": {"workloadClusters": [{"name": "*", "namespaces": ["bookinfo"]}]}})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut t = Translator::with_entitlements(EntitlementView::licensed([Product::Mesh]));
+        t.apply([
+            InputChange::Upsert(resource(
+                "KubernetesCluster",
+                "mesh-system",
+                "demo-1",
+                json!({}),
+            )),
+            InputChange::Upsert(workspace),
+            InputChange::Inventory(inventory),
+        ]);
+        let delta = t.apply([InputChange::Upsert(resource(
+            "VirtualDestination",
+            "mesh-system",
+            "reviews",
+            json!({"hosts": ["reviews.global"], "ports": [{"number": 9080}], "services": [{"name": "reviews"}]}),
+        ))]);
+        let kinds: Vec<(&str, &str, &str)> = delta.clusters["demo-1"]
+            .upserts
+            .keys()
+            .map(|k| (k.kind.as_str(), k.namespace.as_str(), k.name.as_str()))
+            .collect();
+        assert_eq!(kinds, [("ServiceEntry", "bookinfo", "reviews.mesh-system")]);
+        let delta = t.apply([InputChange::Delete(InputRef::new(
+            InputKind::VirtualDestination,
+            "mesh-system",
+            "reviews",
+        ))]);
+        assert_eq!(delta.clusters["demo-1"].deletes.len(), 1);
+        assert!(t.outputs().is_empty());
+    }
+
+    #[test]
     fn deleting_an_input_withdraws_its_outputs_and_status() {
         let mut t = with_destinations();
         let delta = t.apply([InputChange::Delete(vd_ref("ratings"))]);
