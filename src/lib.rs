@@ -8,6 +8,7 @@ pub mod exit;
 pub mod kube;
 pub mod license;
 pub mod logging;
+pub mod manifests;
 pub mod output;
 pub mod reference;
 pub mod translate;

@@ -1,0 +1,121 @@
+//! YAML parsing and printing for values and manifests, with serde-saphyr.
+
+use serde_json::Value;
+
+/// A YAML document that could not be parsed; `line`/`column` are 1-based (0 when unknown).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}:{line}:{column}: {message}")]
+pub struct YamlError {
+    /// Where the text came from (a file path, or a template name).
+    pub source_name: String,
+    /// Line of the error.
+    pub line: u64,
+    /// Column of the error.
+    pub column: u64,
+    /// What is wrong, without the source snippet.
+    pub message: String,
+}
+
+/// Parses one YAML document into a JSON value. An empty document (or one with only comments) is `null`.
+pub fn parse(source_name: &str, text: &str) -> Result<Value, YamlError> {
+    if is_blank(text) {
+        return Ok(Value::Null);
+    }
+    serde_saphyr::from_str::<Value>(text).map_err(|err| to_error(source_name, &err))
+}
+
+/// Parses a multi-document YAML stream; blank documents are dropped.
+pub fn parse_multi(source_name: &str, text: &str) -> Result<Vec<Value>, YamlError> {
+    if is_blank(text) {
+        return Ok(Vec::new());
+    }
+    let docs = serde_saphyr::from_str_multiple::<Value, Vec<Value>>(text)
+        .map_err(|err| to_error(source_name, &err))?;
+    Ok(docs.into_iter().filter(|doc| !doc.is_null()).collect())
+}
+
+/// Writes a JSON value as block YAML (keys in the map's order; with serde_json's default maps, sorted).
+/// No trailing newline.
+pub fn to_string(value: &Value) -> Result<String, serde_saphyr::SerializeError> {
+    let mut text = serde_saphyr::to_string(value)?;
+    while text.ends_with('\n') {
+        text.pop();
+    }
+    Ok(text)
+}
+
+fn is_blank(text: &str) -> bool {
+    text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    })
+}
+
+fn to_error(source_name: &str, err: &serde_saphyr::Error) -> YamlError {
+    let location = err.location();
+    let message = err.without_snippet().to_string();
+    // The plain message may itself start with "line X column Y"-style prefixes; keep it as is but on one line.
+    let message = message.lines().next().unwrap_or_default().trim().to_owned();
+    YamlError {
+        source_name: source_name.to_owned(),
+        line: location.map(|l| l.line()).unwrap_or(0),
+        column: location.map(|l| l.column()).unwrap_or(0),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn parses_scalars_like_helm_and_kubectl() {
+        // YAML 1.1 booleans (`yes`) are booleans, as with Helm and kubectl (go-yaml).
+        let value = parse("v.yaml", "a: yes\nb: true\nc: 3\nd: 1.5\ne: ~\nf: '3'\n").unwrap();
+        assert_eq!(
+            value,
+            json!({"a": true, "b": true, "c": 3, "d": 1.5, "e": null, "f": "3"})
+        );
+    }
+
+    #[test]
+    fn blank_and_comment_only_documents_are_null() {
+        assert_eq!(parse("v.yaml", "").unwrap(), Value::Null);
+        assert_eq!(parse("v.yaml", "# nothing\n\n").unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn errors_name_the_source_line_and_column() {
+        let err = parse("my-values.yaml", "a:\n  b: 1\n c: [\n").unwrap_err();
+        assert_eq!(err.source_name, "my-values.yaml");
+        assert!(err.line >= 2, "{err:?}");
+        assert!(err.column >= 1, "{err:?}");
+        assert!(err.to_string().starts_with("my-values.yaml:"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_an_error() {
+        assert!(parse("v.yaml", "a: 1\na: 2\n").is_err());
+    }
+
+    #[test]
+    fn multi_document_drops_empty_documents() {
+        let docs = parse_multi("t", "---\na: 1\n---\n---\nb: 2\n").unwrap();
+        assert_eq!(docs, vec![json!({"a": 1}), json!({"b": 2})]);
+    }
+
+    #[test]
+    fn printing_quotes_strings_that_would_change_type() {
+        let text =
+            to_string(&json!({"a": "yes", "b": "true", "c": "1", "d": "null", "e": "plain"}))
+                .unwrap();
+        let back = parse("t", &text).unwrap();
+        assert_eq!(
+            back,
+            json!({"a": "yes", "b": "true", "c": "1", "d": "null", "e": "plain"})
+        );
+        assert!(!text.ends_with('\n'));
+    }
+}

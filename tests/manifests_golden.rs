@@ -1,0 +1,105 @@
+//! Golden tests of the rendered manifests: every profile with default values, and values overrides.
+//! CRD documents are listed but not printed (their YAML is checked by the CRD drift test in src/api).
+//! Update with `INSTA_UPDATE=always cargo test --test manifests_golden` and review the diff.
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+use meshctl::manifests::{self, Document, Profile, RenderOptions, ValuesInput};
+
+const VERSION: &str = "0.0.0-golden";
+
+fn render(profile: Profile, files: &[(&str, &str)], set: &[&str]) -> Vec<Document> {
+    let input = ValuesInput {
+        files: files
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+            .collect(),
+        set: set.iter().map(|s| (*s).to_owned()).collect(),
+        set_string: Vec::new(),
+    };
+    let options = RenderOptions {
+        profile,
+        version: VERSION.to_owned(),
+    };
+    manifests::build(&input, &options).unwrap()
+}
+
+fn golden(documents: &[Document]) -> String {
+    let mut out = String::from("# Objects in apply order:\n");
+    for doc in documents {
+        out.push_str(&format!("#   {} ({})\n", doc.display_name(), doc.component));
+    }
+    let printed: Vec<Document> = documents
+        .iter()
+        .filter(|d| d.kind != "CustomResourceDefinition")
+        .cloned()
+        .collect();
+    out.push_str(&manifests::to_yaml_stream(&printed).unwrap());
+    out
+}
+
+#[test]
+fn mgmt_profile_defaults() {
+    insta::assert_snapshot!(golden(&render(Profile::Mgmt, &[], &[])));
+}
+
+#[test]
+fn agent_profile() {
+    insta::assert_snapshot!(golden(&render(
+        Profile::Agent,
+        &[],
+        &[
+            "cluster.name=cluster-1",
+            "agent.relayAddress=relay.example.com:9900"
+        ]
+    )));
+}
+
+#[test]
+fn single_cluster_profile_defaults() {
+    insta::assert_snapshot!(golden(&render(Profile::SingleCluster, &[], &[])));
+}
+
+#[test]
+fn mgmt_profile_with_overrides() {
+    let file = r#"
+namespace: platform
+image:
+  repository: registry.internal/meshctl
+  tag: "1.0.0-rc.1"
+  pullSecrets: [regcred]
+mgmtServer:
+  replicas: 3
+  service:
+    type: NodePort
+    annotations:
+      service.beta.kubernetes.io/aws-load-balancer-type: nlb
+  relay:
+    serverSans: [relay.example.com, 10.0.0.5]
+  resources:
+    limits:
+      cpu: "2"
+redis:
+  enabled: true
+prometheus:
+  enabled: true
+nodeSelector:
+  kubernetes.io/os: linux
+tolerations:
+- key: dedicated
+  operator: Equal
+  value: mesh
+  effect: NoSchedule
+extraLabels:
+  team: networking
+extraAnnotations:
+  owner: platform-team
+"#;
+    insta::assert_snapshot!(golden(&render(
+        Profile::Mgmt,
+        &[("overrides.yaml", file)],
+        &[
+            "mgmtServer.logLevel=debug",
+            "mgmtServer.service.loadBalancerIP=203.0.113.7"
+        ]
+    )));
+}
