@@ -1,5 +1,9 @@
-//! Kubernetes access: clients built lazily from a kubeconfig and context.
+//! Kubernetes access: clients built lazily from a kubeconfig and context, server-side apply and
+//! watch-based waiting.
 
+pub mod apply;
 mod client;
+pub mod resources;
+pub mod wait;
 
 pub use client::{KubeError, KubeTarget};
