@@ -149,13 +149,22 @@ pub struct ApplyFailure {
 impl fmt::Display for ApplyFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let failed = self.errors.len();
-        write!(f, "{failed} object{} failed to apply", if failed == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{failed} object{} failed to apply",
+            if failed == 1 { "" } else { "s" }
+        )?;
         for err in &self.errors {
             write!(f, "\n  - {err}")?;
         }
         write!(f, "\napplied before the failure: {}", self.applied.len())?;
         for applied in &self.applied {
-            write!(f, "\n  - {} ({})", display(&applied.kind, applied.namespace.as_deref(), &applied.name), applied.action)?;
+            write!(
+                f,
+                "\n  - {} ({})",
+                display(&applied.kind, applied.namespace.as_deref(), &applied.name),
+                applied.action
+            )?;
         }
         if !self.not_attempted.is_empty() {
             write!(f, "\nnot attempted: {}", self.not_attempted.len())?;
@@ -163,7 +172,10 @@ impl fmt::Display for ApplyFailure {
                 write!(f, "\n  - {name}")?;
             }
         }
-        write!(f, "\nfix the cause and re-run the same command: applying is idempotent and resumes where it stopped")
+        write!(
+            f,
+            "\nfix the cause and re-run the same command: applying is idempotent and resumes where it stopped"
+        )
     }
 }
 
@@ -216,7 +228,9 @@ pub struct Applier {
 
 impl fmt::Debug for Applier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Applier").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("Applier")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
@@ -245,9 +259,12 @@ impl Applier {
                 source,
             })?;
         let api = if resolved.namespaced {
-            let namespace = doc.namespace.as_deref().ok_or_else(|| ApplyError::NoNamespace {
-                object: doc.display_name(),
-            })?;
+            let namespace = doc
+                .namespace
+                .as_deref()
+                .ok_or_else(|| ApplyError::NoNamespace {
+                    object: doc.display_name(),
+                })?;
             Api::namespaced_with(self.client.clone(), namespace, &resolved.resource)
         } else {
             Api::all_with(self.client.clone(), &resolved.resource)
@@ -257,7 +274,11 @@ impl Applier {
 
     fn params(&self) -> PatchParams {
         let params = PatchParams::apply(FIELD_MANAGER).validation_strict();
-        if self.options.force_conflicts { params.force() } else { params }
+        if self.options.force_conflicts {
+            params.force()
+        } else {
+            params
+        }
     }
 
     /// Applies one document.
@@ -268,10 +289,15 @@ impl Applier {
             move |err| api_error(doc, &resolved, verb, err)
         };
         let before = api.get_opt(&doc.name).await.map_err(fail("get"))?;
-        let after = api.patch(&doc.name, &self.params(), &Patch::Apply(&doc.object)).await.map_err(fail("patch"))?;
+        let after = api
+            .patch(&doc.name, &self.params(), &Patch::Apply(&doc.object))
+            .await
+            .map_err(fail("patch"))?;
         let action = match before {
             None => ApplyAction::Created,
-            Some(before) if before.metadata.resource_version == after.metadata.resource_version => ApplyAction::Unchanged,
+            Some(before) if before.metadata.resource_version == after.metadata.resource_version => {
+                ApplyAction::Unchanged
+            }
             Some(_) => ApplyAction::Configured,
         };
         Ok(Applied {
@@ -285,15 +311,33 @@ impl Applier {
 
     /// Server-side dry run of one document: the live object and what applying would make of it.
     /// A namespaced object whose namespace does not exist yet is shown as the rendered document.
-    pub async fn dry_run_one(&self, doc: &Document, namespace_planned: bool) -> Result<DryRun, ApplyError> {
+    pub async fn dry_run_one(
+        &self,
+        doc: &Document,
+        namespace_planned: bool,
+    ) -> Result<DryRun, ApplyError> {
         let (api, resolved) = self.api_for(doc).await?;
         let live = api
             .get_opt(&doc.name)
             .await
             .map_err(|err| api_error(doc, &resolved, "get", err))?;
-        let planned = match api.patch(&doc.name, &self.params().dry_run(), &Patch::Apply(&doc.object)).await {
+        let planned = match api
+            .patch(
+                &doc.name,
+                &self.params().dry_run(),
+                &Patch::Apply(&doc.object),
+            )
+            .await
+        {
             Ok(object) => to_value(doc, &resolved, object)?,
-            Err(kube::Error::Api(status)) if status.code == 404 && resolved.namespaced && namespace_planned && live.is_none() => doc.object.clone(),
+            Err(kube::Error::Api(status))
+                if status.code == 404
+                    && resolved.namespaced
+                    && namespace_planned
+                    && live.is_none() =>
+            {
+                doc.object.clone()
+            }
             Err(err) => return Err(api_error(doc, &resolved, "patch", err)),
         };
         let live = match live {
@@ -317,17 +361,18 @@ impl Applier {
         let waves = order::waves(documents);
         let mut applied = Vec::with_capacity(documents.len());
         for (index, wave) in waves.iter().enumerate() {
-            let mut results: Vec<(usize, Result<Applied, ApplyError>)> = stream::iter(wave.iter().enumerate())
-                .map(|(i, doc)| async move {
-                    let result = self.apply_one(doc).await;
-                    if let Ok(done) = &result {
-                        on_applied(done);
-                    }
-                    (i, result)
-                })
-                .buffer_unordered(self.options.concurrency.max(1))
-                .collect()
-                .await;
+            let mut results: Vec<(usize, Result<Applied, ApplyError>)> =
+                stream::iter(wave.iter().enumerate())
+                    .map(|(i, doc)| async move {
+                        let result = self.apply_one(doc).await;
+                        if let Ok(done) = &result {
+                            on_applied(done);
+                        }
+                        (i, result)
+                    })
+                    .buffer_unordered(self.options.concurrency.max(1))
+                    .collect()
+                    .await;
             results.sort_by_key(|(i, _)| *i);
             let mut errors = Vec::new();
             for (_, result) in results {
@@ -339,7 +384,11 @@ impl Applier {
             if errors.is_empty()
                 && let Some(timeout) = self.options.crd_wait
             {
-                let crds: Vec<&str> = wave.iter().filter(|d| d.kind == "CustomResourceDefinition").map(|d| d.name.as_str()).collect();
+                let crds: Vec<&str> = wave
+                    .iter()
+                    .filter(|d| d.kind == "CustomResourceDefinition")
+                    .map(|d| d.name.as_str())
+                    .collect();
                 if !crds.is_empty()
                     && let Err(err) = wait::crds_established(&self.client, &crds, timeout).await
                 {
@@ -347,7 +396,11 @@ impl Applier {
                 }
             }
             if !errors.is_empty() {
-                let not_attempted = waves[index + 1..].iter().flat_map(|w| w.iter()).map(Document::display_name).collect();
+                let not_attempted = waves[index + 1..]
+                    .iter()
+                    .flat_map(|w| w.iter())
+                    .map(Document::display_name)
+                    .collect();
                 return Err(ApplyFailure {
                     applied,
                     errors,
@@ -359,23 +412,39 @@ impl Applier {
     }
 }
 
-fn to_value(doc: &Document, resolved: &Resolved, object: DynamicObject) -> Result<Value, ApplyError> {
-    serde_json::to_value(object).map_err(|err| ApplyError::Api {
-        object: doc.display_name(),
-        verb: "decode",
-        source: kube::Error::SerdeError(err),
-    })
-    .map(|mut value| {
-        // DynamicObject drops apiVersion/kind when the server omits them; put them back for diffs.
-        if let Some(map) = value.as_object_mut() {
-            map.insert("apiVersion".to_owned(), Value::String(resolved.resource.api_version.clone()));
-            map.insert("kind".to_owned(), Value::String(resolved.resource.kind.clone()));
-        }
-        value
-    })
+fn to_value(
+    doc: &Document,
+    resolved: &Resolved,
+    object: DynamicObject,
+) -> Result<Value, ApplyError> {
+    serde_json::to_value(object)
+        .map_err(|err| ApplyError::Api {
+            object: doc.display_name(),
+            verb: "decode",
+            source: kube::Error::SerdeError(err),
+        })
+        .map(|mut value| {
+            // DynamicObject drops apiVersion/kind when the server omits them; put them back for diffs.
+            if let Some(map) = value.as_object_mut() {
+                map.insert(
+                    "apiVersion".to_owned(),
+                    Value::String(resolved.resource.api_version.clone()),
+                );
+                map.insert(
+                    "kind".to_owned(),
+                    Value::String(resolved.resource.kind.clone()),
+                );
+            }
+            value
+        })
 }
 
-fn api_error(doc: &Document, resolved: &Resolved, verb: &'static str, err: kube::Error) -> ApplyError {
+fn api_error(
+    doc: &Document,
+    resolved: &Resolved,
+    verb: &'static str,
+    err: kube::Error,
+) -> ApplyError {
     let object = doc.display_name();
     match &err {
         kube::Error::Api(status) if status.code == 409 => ApplyError::Conflict {
@@ -387,9 +456,17 @@ fn api_error(doc: &Document, resolved: &Resolved, verb: &'static str, err: kube:
             object,
             verb,
             resource: resolved.rbac_name(),
-            namespace: if resolved.namespaced { doc.namespace.clone() } else { None },
+            namespace: if resolved.namespaced {
+                doc.namespace.clone()
+            } else {
+                None
+            },
             source: err,
         },
-        _ => ApplyError::Api { object, verb, source: err },
+        _ => ApplyError::Api {
+            object,
+            verb,
+            source: err,
+        },
     }
 }

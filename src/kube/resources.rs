@@ -126,11 +126,20 @@ mod tests {
     #[test]
     fn builtin_table_knows_scopes_and_plurals() {
         let table = builtin();
-        let find = |kind: &str| table.iter().find(|r| r.resource.kind == kind).unwrap().clone();
+        let find = |kind: &str| {
+            table
+                .iter()
+                .find(|r| r.resource.kind == kind)
+                .unwrap()
+                .clone()
+        };
         assert!(!find("ClusterRole").namespaced);
         assert!(find("Deployment").namespaced);
         assert_eq!(find("Deployment").rbac_name(), "deployments.apps");
         assert_eq!(find("Service").rbac_name(), "services");
-        assert_eq!(find("CustomResourceDefinition").resource.plural, "customresourcedefinitions");
+        assert_eq!(
+            find("CustomResourceDefinition").resource.plural,
+            "customresourcedefinitions"
+        );
     }
 }

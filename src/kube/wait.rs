@@ -86,7 +86,10 @@ pub fn crd_readiness(crd: &CustomResourceDefinition) -> Readiness {
     match find("Established") {
         Some(c) if c.status == "True" => Readiness::ready(),
         _ => match find("NamesAccepted") {
-            Some(c) if c.status == "False" => Readiness::waiting(format!("names not accepted: {}", c.message.clone().unwrap_or_default())),
+            Some(c) if c.status == "False" => Readiness::waiting(format!(
+                "names not accepted: {}",
+                c.message.clone().unwrap_or_default()
+            )),
             _ => Readiness::waiting("not Established yet"),
         },
     }
@@ -98,30 +101,48 @@ pub fn deployment_readiness(deployment: &Deployment) -> Readiness {
     let generation = deployment.metadata.generation.unwrap_or(0);
     let wanted = deployment.spec.replicas.unwrap_or(1);
     let Some(status) = deployment.status.as_ref() else {
-        return Readiness::waiting("no status yet: the deployment controller has not processed it (is kube-controller-manager running?)");
+        return Readiness::waiting(
+            "no status yet: the deployment controller has not processed it (is kube-controller-manager running?)",
+        );
     };
     if status.observed_generation.unwrap_or(0) < generation {
-        return Readiness::waiting(format!("the deployment controller has not observed generation {generation} yet"));
+        return Readiness::waiting(format!(
+            "the deployment controller has not observed generation {generation} yet"
+        ));
     }
     let updated = status.updated_replicas.unwrap_or(0);
     let available = status.available_replicas.unwrap_or(0);
     let conditions = status.conditions.as_deref().unwrap_or_default();
     let is = |field: &Option<String>, value: &str| field.as_deref() == Some(value);
-    let available_true = conditions.iter().any(|c: &DeploymentCondition| is(&c.type_, "Available") && is(&c.status, "True"));
+    let available_true = conditions
+        .iter()
+        .any(|c: &DeploymentCondition| is(&c.type_, "Available") && is(&c.status, "True"));
     if available_true && updated >= wanted && available >= wanted {
         return Readiness::ready();
     }
     let mut reason = format!("{available}/{wanted} replicas available, {updated}/{wanted} updated");
-    for condition in conditions.iter().filter(|c| !is(&c.status, "True") || is(&c.type_, "ReplicaFailure")) {
+    for condition in conditions
+        .iter()
+        .filter(|c| !is(&c.status, "True") || is(&c.type_, "ReplicaFailure"))
+    {
         if let Some(message) = condition.message.as_deref().filter(|m| !m.is_empty()) {
-            reason.push_str(&format!("; {}: {message}", condition.type_.as_deref().unwrap_or("Condition")));
+            reason.push_str(&format!(
+                "; {}: {message}",
+                condition.type_.as_deref().unwrap_or("Condition")
+            ));
         }
     }
     Readiness::waiting(reason)
 }
 
 /// Watches the object `name` until `check` says ready, or `timeout` passes.
-pub async fn wait_until<K>(api: Api<K>, object: &str, name: &str, check: fn(&K) -> Readiness, timeout: Duration) -> Result<(), WaitError>
+pub async fn wait_until<K>(
+    api: Api<K>,
+    object: &str,
+    name: &str,
+    check: fn(&K) -> Readiness,
+    timeout: Duration,
+) -> Result<(), WaitError>
 where
     K: kube::Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
@@ -162,12 +183,23 @@ where
 }
 
 /// Watches the object `name` until it is gone (or replaced by one with another uid).
-pub async fn wait_deleted<K>(api: Api<K>, object: &str, name: &str, uid: &str, timeout: Duration) -> Result<(), WaitError>
+pub async fn wait_deleted<K>(
+    api: Api<K>,
+    object: &str,
+    name: &str,
+    uid: &str,
+    timeout: Duration,
+) -> Result<(), WaitError>
 where
     K: kube::Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
     let condition = kube::runtime::wait::conditions::is_deleted::<K>(uid);
-    match tokio::time::timeout(timeout, kube::runtime::wait::await_condition(api, name, condition)).await {
+    match tokio::time::timeout(
+        timeout,
+        kube::runtime::wait::await_condition(api, name, condition),
+    )
+    .await
+    {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(kube::runtime::wait::Error::ProbeFailed(source))) => Err(WaitError::Watch {
             object: object.to_owned(),
@@ -181,7 +213,11 @@ where
 }
 
 /// Waits for every named CRD to be Established, concurrently.
-pub async fn crds_established(client: &kube::Client, names: &[&str], timeout: Duration) -> Result<(), WaitError> {
+pub async fn crds_established(
+    client: &kube::Client,
+    names: &[&str],
+    timeout: Duration,
+) -> Result<(), WaitError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let waits = names.iter().map(|name| {
         let object = format!("CustomResourceDefinition {name}");
@@ -192,13 +228,21 @@ pub async fn crds_established(client: &kube::Client, names: &[&str], timeout: Du
 }
 
 /// Waits for every `(namespace, name)` Deployment to be available, concurrently; returns every failure.
-pub async fn deployments_available(client: &kube::Client, deployments: &[(String, String)], timeout: Duration) -> Vec<WaitError> {
+pub async fn deployments_available(
+    client: &kube::Client,
+    deployments: &[(String, String)],
+    timeout: Duration,
+) -> Vec<WaitError> {
     let waits = deployments.iter().map(|(namespace, name)| {
         let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
         let object = format!("Deployment {namespace}/{name}");
         async move { wait_until(api, &object, name, deployment_readiness, timeout).await }
     });
-    future::join_all(waits).await.into_iter().filter_map(Result::err).collect()
+    future::join_all(waits)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect()
 }
 
 #[cfg(test)]
@@ -257,14 +301,21 @@ mod tests {
             updated_replicas: Some(2),
             available_replicas: Some(1),
             conditions: Some(vec![
-                condition("Available", "False", "Deployment does not have minimum availability."),
+                condition(
+                    "Available",
+                    "False",
+                    "Deployment does not have minimum availability.",
+                ),
                 condition("Progressing", "True", "ReplicaSet is progressing."),
             ]),
             ..Default::default()
         };
         let r = deployment_readiness(&deployment(3, Some(status)));
         assert!(!r.ready);
-        assert_eq!(r.reason, "1/2 replicas available, 2/2 updated; Available: Deployment does not have minimum availability.");
+        assert_eq!(
+            r.reason,
+            "1/2 replicas available, 2/2 updated; Available: Deployment does not have minimum availability."
+        );
     }
 
     #[test]
@@ -286,6 +337,9 @@ mod tests {
             waited: Duration::from_secs(300),
             reason: "0/1 replicas available".into(),
         };
-        assert_eq!(err.to_string(), "Deployment mesh-system/mesh-mgmt-server not ready after 5m: 0/1 replicas available");
+        assert_eq!(
+            err.to_string(),
+            "Deployment mesh-system/mesh-mgmt-server not ready after 5m: 0/1 replicas available"
+        );
     }
 }
