@@ -34,7 +34,7 @@ enum Cluster {
     /// Deployments are owned by another field manager.
     DeploymentConflict,
     /// The user may not patch ClusterRoles.
-    ClusterRolesForbidden,
+    ForbiddenClusterRoles,
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Response<Body> {
@@ -97,7 +97,7 @@ fn respond(cluster: Cluster, documents: &[Document], request: &Recorded) -> Resp
                     "Conflict",
                     "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas",
                 ),
-                Cluster::ClusterRolesForbidden if kind == "ClusterRole" => status(
+                Cluster::ForbiddenClusterRoles if kind == "ClusterRole" => status(
                     403,
                     "Forbidden",
                     "clusterroles.rbac.authorization.k8s.io is forbidden: User \"dev\" cannot patch resource \"clusterroles\"",
@@ -327,7 +327,7 @@ async fn a_conflict_is_explained_with_the_force_conflicts_hint_and_nothing_later
 
 #[tokio::test]
 async fn missing_permission_names_verb_and_resource_and_stops_before_the_next_rank() {
-    let (result, log) = apply(Cluster::ClusterRolesForbidden, ApplyOptions::default()).await;
+    let (result, log) = apply(Cluster::ForbiddenClusterRoles, ApplyOptions::default()).await;
     let failure = result.unwrap_err();
     assert!(matches!(
         failure.errors[0],
