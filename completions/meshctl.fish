@@ -39,11 +39,81 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -l no-color -d 'Disable co
 complete -c meshctl -n "__fish_meshctl_needs_command" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_needs_command" -s V -l version -d 'Print version'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "install" -d 'Install the platform from the manifests embedded in this binary (no download: works air-gapped)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "upgrade" -d 'Upgrade an existing installation to this meshctl\'s version'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Delete what meshctl installed in the namespace (by label), and wait until it is gone'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Diagnose an installation, or with --pre a cluster before install'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "license" -d 'Manage license keys: check, show and apply them; keygen and issue for issuers'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "version" -d 'Print the version, git commit, build date and target of meshctl'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "completion" -d 'Print the shell completion script for bash, zsh, fish, powershell or elvish'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "x" -d 'Developer and experimental tools'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l profile -d 'What to install' -r -f -a "mgmt\t'Management cluster: CRDs, management server, optional Redis and Prometheus'
+agent\t'Workload cluster: the agent'
+single-cluster\t'Management server and agent in one cluster'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s f -l values -d 'Values file (YAML); repeatable, later files win' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l set -d 'Set a value: a.b=c, list[0]=x, list={x,y}, a\\.b=c (typed: true/false/null/integers); repeatable' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l set-string -d 'Set a value, always as a string; repeatable' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l wait -d 'Wait until the deployments are available (--wait=false to return after applying)' -r -f -a "true\t''
+false\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l timeout -d 'Give up after this long (applying and waiting together), e.g. 90s, 5m' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l dry-run -d 'Print the rendered manifests (multi-document YAML) and touch nothing, not even the cluster'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l diff -d 'Show what would change as a unified diff (server-side dry run); changes nothing'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l force-conflicts -d 'Take over fields another field manager (kubectl, Helm, an operator) owns'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l profile -d 'Profile to render [default: the installed one]' -r -f -a "mgmt\t'Management cluster: CRDs, management server, optional Redis and Prometheus'
+agent\t'Workload cluster: the agent'
+single-cluster\t'Management server and agent in one cluster'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -s f -l values -d 'Values file (YAML); repeatable, later files win' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l set -d 'Set a value: a.b=c, list[0]=x, list={x,y}, a\\.b=c (typed: true/false/null/integers); repeatable' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l set-string -d 'Set a value, always as a string; repeatable' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l wait -d 'Wait until the deployments are available (--wait=false to return after applying)' -r -f -a "true\t''
+false\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l timeout -d 'Give up after this long (applying and waiting together), e.g. 90s, 5m' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l force -d 'Allow installing an older version than the one installed'
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l force-conflicts -d 'Take over fields another field manager (kubectl, Helm, an operator) owns'
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l timeout -d 'Give up waiting for deletions after this long' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l purge -d 'Also delete meshctl\'s CRDs (and with them every resource of those kinds, in all namespaces), the namespace and meshctl\'s Secrets in it'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l wait -d 'Retry checks that can still become healthy for up to this long (0s: run each check once)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l timeout -d 'Timeout of each call to an API server, the admin API or DNS' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l mgmt-admin-address -d 'Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server\'s service proxy' -r

@@ -6,7 +6,11 @@ pub mod completion;
 mod context;
 pub mod duration;
 pub mod global;
+pub mod install;
 pub mod license;
+pub mod release;
+pub mod uninstall;
+pub mod upgrade;
 pub mod version;
 pub mod x;
 
@@ -37,6 +41,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Install(install::Args),
+    Upgrade(upgrade::Args),
+    Uninstall(uninstall::Args),
     Check(check::Args),
     /// Manage license keys: check, show and apply them; keygen and issue for issuers
     #[command(subcommand)]
@@ -63,6 +70,9 @@ impl Command {
     /// Runs the command.
     pub async fn run(self, ctx: &Context) -> anyhow::Result<Outcome> {
         match self {
+            Command::Install(args) => install::run(args, ctx).await,
+            Command::Upgrade(args) => upgrade::run(args, ctx).await,
+            Command::Uninstall(args) => uninstall::run(args, ctx).await,
             Command::License(cmd) => license::run(cmd, ctx).await,
             Command::Version(args) => version::run(args, ctx).await,
             Command::Check(args) => check::run(args, ctx).await,

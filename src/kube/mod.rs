@@ -3,6 +3,8 @@
 
 pub mod apply;
 mod client;
+pub mod diff;
+pub mod inventory;
 pub mod resources;
 pub mod wait;
 
