@@ -397,3 +397,32 @@ async fn waiting_for_a_deployment_reports_why_it_is_not_ready() {
         "Deployment mesh-system/mesh-mgmt-server not ready after 300ms: 0/1 replicas available, 1/1 updated; Available: Deployment does not have minimum availability."
     );
 }
+
+#[tokio::test]
+async fn waiting_without_permission_to_watch_fails_at_once_naming_the_object() {
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let server = tokio::spawn(async move {
+        while let Some((_, send)) = handle.next_request().await {
+            send.send_response(status(
+                403,
+                "Forbidden",
+                "deployments.apps is forbidden: User \"dev\" cannot list resource \"deployments\"",
+            ));
+        }
+    });
+    let client = kube::Client::new(service, "default");
+    let errors = meshctl::kube::wait::deployments_available(
+        &client,
+        &[("mesh-system".to_owned(), "mesh-agent".to_owned())],
+        std::time::Duration::from_secs(600),
+    )
+    .await;
+    server.abort();
+    assert_eq!(errors.len(), 1);
+    let text = errors[0].to_string();
+    assert!(
+        text.starts_with("cannot watch Deployment mesh-system/mesh-agent:"),
+        "{text}"
+    );
+    assert!(text.contains("forbidden"), "{text}");
+}

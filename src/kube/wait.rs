@@ -4,10 +4,11 @@
 use std::fmt::Debug;
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt, future};
+use futures::{StreamExt, future};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::Api;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
 use serde::de::DeserializeOwned;
 
@@ -149,11 +150,23 @@ where
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut last_reason = "not found yet".to_owned();
     let watch = async {
-        let mut stream = watcher(api, config).boxed();
-        while let Some(event) = stream.try_next().await.map_err(|source| WaitError::Watch {
-            object: object.to_owned(),
-            source,
-        })? {
+        let mut stream = watcher(api, config).default_backoff().boxed();
+        while let Some(event) = stream.next().await {
+            let event = match event {
+                Ok(event) => event,
+                Err(err) if is_permanent(&err) => {
+                    return Err(WaitError::Watch {
+                        object: object.to_owned(),
+                        source: err,
+                    });
+                }
+                Err(err) => {
+                    // Transient (connection reset, expired resource version): the watcher retries with backoff.
+                    tracing::debug!(%object, error = %err, "watch interrupted; retrying");
+                    last_reason = format!("watch interrupted: {err}");
+                    continue;
+                }
+            };
             let objects: Vec<&K> = match &event {
                 Event::Apply(obj) | Event::InitApply(obj) => vec![obj],
                 Event::Delete(_) => {
@@ -180,6 +193,18 @@ where
             reason: last_reason,
         }),
     }
+}
+
+/// Errors waiting cannot recover from: missing permissions or an unknown resource.
+fn is_permanent(err: &watcher::Error) -> bool {
+    let api_code = match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => Some(status.code),
+        watcher::Error::WatchError(status) => Some(status.code),
+        _ => None,
+    };
+    matches!(api_code, Some(401 | 403 | 404))
 }
 
 /// Watches the object `name` until it is gone (or replaced by one with another uid).
