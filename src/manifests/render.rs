@@ -278,6 +278,24 @@ fn derive(values: &Value, options: &RenderOptions) -> Result<Derived, RenderErro
             }
         }
     }
+    let replicas = values
+        .pointer("/mgmtServer/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    if profile.has_mgmt_server() && replicas > 1 && !enabled(Component::Redis, values) {
+        return Err(RenderError::InvalidValue {
+            key: "mgmtServer.replicas".to_owned(),
+            message: format!(
+                "{replicas} replicas need a shared state store: also set redis.enabled=true"
+            ),
+        });
+    }
+    if replicas < 1 {
+        return Err(RenderError::InvalidValue {
+            key: "mgmtServer.replicas".to_owned(),
+            message: "must be at least 1".to_owned(),
+        });
+    }
     let store = if enabled(Component::Redis, values) {
         let port = values
             .pointer("/redis/port")
@@ -631,6 +649,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("DNS label"), "{err}");
+    }
+
+    #[test]
+    fn several_server_replicas_need_redis() {
+        let err = render(&with(&["mgmtServer.replicas=3"]), &options(Profile::Mgmt)).unwrap_err();
+        assert!(err.to_string().contains("redis.enabled=true"), "{err}");
+        render(
+            &with(&["mgmtServer.replicas=3", "redis.enabled=true"]),
+            &options(Profile::Mgmt),
+        )
+        .unwrap();
+        let err = render(&with(&["mgmtServer.replicas=0"]), &options(Profile::Mgmt)).unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
     }
 
     #[test]
