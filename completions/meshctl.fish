@@ -56,6 +56,9 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l set-string -
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l wait -d 'Wait until the deployments are available (--wait=false to return after applying)' -r -f -a "true\t''
 false\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l timeout -d 'Give up after this long (applying and waiting together), e.g. 90s, 5m' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l key -d 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l key-file -d 'Read the license key from FILE (\'-\' reads stdin)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l trusted-issuer -d 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by \':\'' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l context -d 'Kubeconfig context to use [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s n -l namespace -d 'Namespace meshctl is installed in' -r

@@ -116,3 +116,19 @@ fn an_unreachable_cluster_exits_3_naming_the_server() {
         );
     }
 }
+
+#[test]
+fn an_invalid_license_key_stops_install_before_the_cluster_is_contacted() {
+    let dir = tempfile::tempdir().unwrap();
+    // Were the cluster contacted, this unreachable kubeconfig would make it exit 3.
+    let kubeconfig = unreachable_kubeconfig(&dir);
+    let assert = meshctl()
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["install", "--key", "not-a-license", "--timeout", "20s"])
+        .env_remove("MESHCTL_LICENSE_KEY")
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("nothing was installed"), "{stderr}");
+}

@@ -7,7 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[allow(clippy::print_stderr)] // support prints why an e2e test is skipped
 mod support;
 
 use std::process::Output;
@@ -17,13 +16,54 @@ use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 use support::E2eEnv;
 
+/// `--trusted-issuer FILE --key-file FILE` for a fresh issuer and a valid license (install of the
+/// management server needs one). The files live in `dir`.
+fn license_args(dir: &tempfile::TempDir) -> Vec<String> {
+    use meshctl::license::{IssuerKeyPair, LicenseRequest, LicenseType, Product, issue};
+    let pair = IssuerKeyPair::generate();
+    let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap();
+    let key = issue(
+        &LicenseRequest {
+            issuer: "e2e".into(),
+            licensee: "e2e install".into(),
+            license_type: LicenseType::Trial,
+            products: vec![Product::Mesh],
+            modules: vec![],
+            max_clusters: Some(2),
+            issued_at: now,
+            expires_at: now
+                .checked_add(jiff::SignedDuration::from_hours(24 * 30))
+                .unwrap(),
+        },
+        &pair,
+    )
+    .unwrap();
+    let trust = dir.path().join("issuer.pub.pem");
+    let key_file = dir.path().join("e2e.license");
+    std::fs::write(&trust, pair.public_key().to_spki_pem().unwrap()).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    vec![
+        "--trusted-issuer".into(),
+        trust.display().to_string(),
+        "--key-file".into(),
+        key_file.display().to_string(),
+    ]
+}
+
+fn with(base: &[&str], extra: &[String]) -> Vec<String> {
+    base.iter()
+        .map(|s| (*s).to_owned())
+        .chain(extra.iter().cloned())
+        .collect()
+}
+
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn unique_namespace(prefix: &str) -> String {
     format!("{prefix}-{:06}", rand::random::<u32>() % 1_000_000)
 }
 
-fn meshctl(env: &E2eEnv, namespace: &str, args: &[&str]) -> Output {
+fn meshctl<S: AsRef<std::ffi::OsStr>>(env: &E2eEnv, namespace: &str, args: &[S]) -> Output {
     let mut cmd = std::process::Command::new(support::meshctl_bin());
     cmd.args(env.mgmt_args())
         .args(["-n", namespace])
@@ -31,7 +71,9 @@ fn meshctl(env: &E2eEnv, namespace: &str, args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .env("CI", "1")
         .env_remove("RUST_LOG")
-        .env_remove("MESHCTL_NAMESPACE");
+        .env_remove("MESHCTL_NAMESPACE")
+        .env_remove("MESHCTL_LICENSE_KEY")
+        .env_remove("MESHCTL_TRUSTED_ISSUERS");
     cmd.output().expect("run meshctl")
 }
 
@@ -119,11 +161,13 @@ async fn install_then_reinstall_reports_unchanged_and_uninstall_leaves_nothing_l
         namespace: namespace.clone(),
     };
     let client = env.client(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let license = license_args(&dir);
 
     let first = json(meshctl(
         &env,
         &namespace,
-        &["install", "--wait=false", "-o", "json"],
+        &with(&["install", "--wait=false", "-o", "json"], &license),
     ));
     assert!(
         actions(&first)
@@ -133,6 +177,7 @@ async fn install_then_reinstall_reports_unchanged_and_uninstall_leaves_nothing_l
     );
     assert!(!labelled(&client, &namespace).await.is_empty());
 
+    // The license is in the cluster now: no key needed.
     let again = json(meshctl(
         &env,
         &namespace,
@@ -171,7 +216,12 @@ async fn diff_after_a_set_change_shows_exactly_that_change() {
         namespace: namespace.clone(),
     };
 
-    ok(meshctl(&env, &namespace, &["install", "--wait=false"]));
+    let dir = tempfile::tempdir().unwrap();
+    ok(meshctl(
+        &env,
+        &namespace,
+        &with(&["install", "--wait=false"], &license_args(&dir)),
+    ));
     let unchanged = meshctl(&env, &namespace, &["install", "--diff"]);
     assert_eq!(
         ok(unchanged),
@@ -182,17 +232,18 @@ async fn diff_after_a_set_change_shows_exactly_that_change() {
     let diff = ok(meshctl(
         &env,
         &namespace,
-        &["install", "--diff", "--set", "mgmtServer.replicas=2"],
+        &["install", "--diff", "--set", "mgmtServer.logLevel=debug"],
     ));
-    let changes: Vec<&str> = diff
+    let changes: Vec<String> = diff
         .lines()
         .filter(|l| {
             (l.starts_with('-') || l.starts_with('+'))
                 && !l.starts_with("---")
                 && !l.starts_with("+++")
         })
+        .map(|l| format!("{} {}", &l[..1], l[1..].trim()))
         .collect();
-    assert_eq!(changes, ["-  replicas: 1", "+  replicas: 2"], "{diff}");
+    assert_eq!(changes, ["- value: info", "+ value: debug"], "{diff}");
     assert!(
         diff.contains(&format!("live/Deployment {namespace}/mesh-mgmt-server")),
         "{diff}"
@@ -213,10 +264,14 @@ async fn upgrade_prunes_what_the_new_rendering_no_longer_contains() {
     };
     let client = env.client(false).await;
 
+    let dir = tempfile::tempdir().unwrap();
     ok(meshctl(
         &env,
         &namespace,
-        &["install", "--wait=false", "--set", "redis.enabled=true"],
+        &with(
+            &["install", "--wait=false", "--set", "redis.enabled=true"],
+            &license_args(&dir),
+        ),
     ));
     assert!(
         labelled(&client, &namespace)
@@ -273,6 +328,22 @@ async fn dry_run_leaves_the_cluster_untouched() {
         ns.get_opt(&namespace).await.unwrap().is_none(),
         "--dry-run created the namespace"
     );
+    assert_eq!(labelled(&client, &namespace).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn install_without_a_license_fails_before_touching_the_cluster() {
+    let Some(env) = E2eEnv::from_env("install_without_a_license_fails_before_touching_the_cluster")
+    else {
+        return;
+    };
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let namespace = unique_namespace("e2e-nolicense");
+    let client = env.client(false).await;
+    let output = meshctl(&env, &namespace, &["install", "--wait=false"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("needs a license"), "{stderr}");
     assert_eq!(labelled(&client, &namespace).await, Vec::<String>::new());
 }
 
