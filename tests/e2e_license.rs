@@ -17,9 +17,10 @@ use support::{E2eEnv, TestNamespace, meshctl_bin};
 fn run(env: &E2eEnv, namespace: &str, args: &[&str], trust: &Path) -> Output {
     std::process::Command::new(meshctl_bin())
         .args(env.mgmt_args())
-        .args(["-n", namespace, "--trusted-issuer"])
-        .arg(trust)
+        .args(["-n", namespace])
         .args(args)
+        .arg("--trusted-issuer")
+        .arg(trust)
         .env_remove("MESHCTL_LICENSE_KEY")
         .env_remove("MESHCTL_TRUSTED_ISSUERS")
         .env("NO_COLOR", "1")
