@@ -1,4 +1,5 @@
-//! Build script: stamps the binary with its git commit and build date.
+//! Build script: stamps the binary with its git commit and build date, and compiles
+//! the relay protocol.
 //!
 //! The build date is the commit date (not the wall clock) so that builds of the
 //! same commit are reproducible.
@@ -7,6 +8,29 @@ use std::process::Command;
 
 fn main() {
     emit_version_info();
+    compile_protos();
+}
+
+/// Compiles `proto/relay/v1/relay.proto` into Rust with tonic-prost-build (protox: no
+/// protoc needed).
+fn compile_protos() {
+    println!("cargo:rerun-if-changed=proto");
+    let files = ["proto/relay/v1/relay.proto"];
+    let fds = match protox::compile(files, ["proto"]) {
+        Ok(fds) => fds,
+        Err(err) => panic!("compiling proto/relay/v1/relay.proto failed: {err:?}"),
+    };
+    if let Err(err) = tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .bytes(".")
+        // the generated `connect` constructor would clash with the Connect rpc;
+        // channels are built by relay::client instead
+        .build_transport(false)
+        .compile_fds(fds)
+    {
+        panic!("generating Rust from relay.proto failed: {err}");
+    }
 }
 
 fn git(args: &[&str]) -> Option<String> {

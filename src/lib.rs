@@ -1,6 +1,7 @@
 //! meshctl: the operator CLI, management server and agent of a multi-cluster
 //! application-networking platform. See DESIGN.md for the architecture.
 
+pub mod agent;
 pub mod api;
 pub mod check;
 pub mod cli;
@@ -11,6 +12,8 @@ pub mod logging;
 pub mod manifests;
 pub mod output;
 pub mod reference;
+pub mod relay;
+pub mod server;
 pub mod translate;
 pub mod version;
 

@@ -1,0 +1,125 @@
+//! rustls configurations (ring provider only) for the relay server and agents.
+//!
+//! The server verifies client certificates against the root CA when one is presented,
+//! but does not require one: `Bootstrap` works without, `Connect` and `Renew` check
+//! the verified peer certificate in the service.
+
+use crate::relay::pki::{PkiError, PkiMaterial, certs_from_pem};
+use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error("the private key could not be parsed")]
+    BadKey,
+    #[error("the CA certificate could not be used as a trust anchor: {0}")]
+    BadTrustAnchor(String),
+    #[error("building the TLS configuration failed: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("building the client certificate verifier failed: {0}")]
+    Verifier(String),
+}
+
+/// The only crypto provider meshctl uses.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|_| TlsError::BadKey)
+}
+
+/// A root store holding every certificate of a CA PEM bundle.
+pub fn root_store(ca_pem: &str) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in certs_from_pem(ca_pem)? {
+        roots
+            .add(cert)
+            .map_err(|e| TlsError::BadTrustAnchor(e.to_string()))?;
+    }
+    Ok(roots)
+}
+
+/// The relay server's TLS configuration: serves its certificate chain and verifies
+/// optional client certificates against the root CA. ALPN h2 (gRPC).
+pub fn server_config(m: &PkiMaterial) -> Result<Arc<ServerConfig>, TlsError> {
+    let roots = Arc::new(root_store(&m.root_ca_pem)?);
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| TlsError::Verifier(e.to_string()))?;
+    let chain = certs_from_pem(&m.server_chain_pem())?;
+    let mut cfg = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, private_key(&m.server_key_pem)?)?;
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// A client identity: certificate chain (leaf first) and private key, as PEM.
+/// Debug never shows the key.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    pub chain_pem: String,
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("chain_pem", &self.chain_pem.len())
+            .field("key_pem", &"<redacted>")
+            .finish()
+    }
+}
+
+/// An agent's TLS configuration: trusts `ca_pem`, presents `identity` when given
+/// (mTLS for Connect/Renew) or nothing (Bootstrap). ALPN h2.
+pub fn client_config(
+    ca_pem: &str,
+    identity: Option<&ClientIdentity>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let roots = root_store(ca_pem)?;
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    let mut cfg = match identity {
+        Some(id) => builder
+            .with_client_auth_cert(certs_from_pem(&id.chain_pem)?, private_key(&id.key_pem)?)?,
+        None => builder.with_no_client_auth(),
+    };
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::relay::pki::{default_server_sans, generate};
+
+    #[test]
+    fn configs_build_from_generated_material() {
+        let m = generate(&default_server_sans(), time::OffsetDateTime::now_utc()).unwrap();
+        let s = server_config(&m).unwrap();
+        assert_eq!(s.alpn_protocols, vec![b"h2".to_vec()]);
+        let c = client_config(&m.root_ca_pem, None).unwrap();
+        assert_eq!(c.alpn_protocols, vec![b"h2".to_vec()]);
+        assert!(matches!(client_config("junk", None), Err(TlsError::Pki(_))));
+    }
+
+    #[test]
+    fn identity_debug_is_redacted() {
+        let id = ClientIdentity {
+            chain_pem: "c".into(),
+            key_pem: "SECRET".into(),
+        };
+        assert!(!format!("{id:?}").contains("SECRET"));
+    }
+}
