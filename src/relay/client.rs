@@ -132,6 +132,7 @@ pub fn relay_client(channel: Channel) -> RelayClient<Channel> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

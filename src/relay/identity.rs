@@ -67,6 +67,7 @@ pub fn cluster_from_cert_der(der: &[u8]) -> Result<String, IdentityError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -146,12 +146,14 @@ pub fn load_dir(dir: &Path) -> std::io::Result<LoadedResources> {
             match from_json(doc) {
                 Ok(r) => {
                     let key = key_of(&r);
-                    if loaded.resources.contains_key(&key) {
+                    if let std::collections::btree_map::Entry::Vacant(e) =
+                        loaded.resources.entry(key.clone())
+                    {
+                        e.insert(r);
+                    } else {
                         loaded
                             .problems
                             .push(problem(format!("document {i}: duplicate resource {key}")));
-                    } else {
-                        loaded.resources.insert(key, r);
                     }
                 }
                 Err(e) => loaded.problems.push(problem(format!("document {i}: {e}"))),

@@ -1,1 +1,17 @@
-//! The management server.
+//! The management server: relay service, cluster registry, state store, config
+//! source, PKI persistence and admin HTTP.
+
+pub mod admin;
+pub mod config_source;
+pub mod limiter;
+pub mod listener;
+pub mod metrics;
+pub mod pki_store;
+pub mod registry;
+pub mod run;
+pub mod service;
+pub mod session;
+pub mod store;
+pub mod tokens;
+
+pub use run::{RelayServer, RunningServer, ServerSettings};

@@ -1,0 +1,120 @@
+//! The agent's Prometheus metrics.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::Mutex;
+
+pub struct AgentMetrics {
+    registry: Mutex<Registry>,
+    pub connected: Gauge,
+    pub reconnects: Counter,
+    pub snapshot_resources_sent: Counter,
+    pub snapshot_bytes_sent: Counter,
+    pub snapshot_resources_rejected: Counter,
+    pub config_resources_received: Counter,
+    pub config_apply_errors: Counter,
+    pub config_version: Gauge,
+    pub cert_not_after: Gauge,
+    pub bootstraps: Counter,
+    pub renewals: Counter,
+}
+
+impl std::fmt::Debug for AgentMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AgentMetrics")
+    }
+}
+
+impl Default for AgentMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AgentMetrics {
+    pub fn new() -> Self {
+        let m = Self {
+            registry: Mutex::new(Registry::default()),
+            connected: Gauge::default(),
+            reconnects: Counter::default(),
+            snapshot_resources_sent: Counter::default(),
+            snapshot_bytes_sent: Counter::default(),
+            snapshot_resources_rejected: Counter::default(),
+            config_resources_received: Counter::default(),
+            config_apply_errors: Counter::default(),
+            config_version: Gauge::default(),
+            cert_not_after: Gauge::default(),
+            bootstraps: Counter::default(),
+            renewals: Counter::default(),
+        };
+        if let Ok(mut r) = m.registry.lock() {
+            r.register(
+                "meshctl_agent_connected",
+                "1 while the relay stream is up",
+                m.connected.clone(),
+            );
+            r.register(
+                "meshctl_agent_reconnects",
+                "Relay stream attempts after the first",
+                m.reconnects.clone(),
+            );
+            r.register(
+                "meshctl_agent_snapshot_resources_sent",
+                "Snapshot resources sent (upserts)",
+                m.snapshot_resources_sent.clone(),
+            );
+            r.register(
+                "meshctl_agent_snapshot_bytes_sent",
+                "Bytes of snapshot resource bodies sent",
+                m.snapshot_bytes_sent.clone(),
+            );
+            r.register(
+                "meshctl_agent_snapshot_resources_rejected",
+                "Snapshot resources the server rejected",
+                m.snapshot_resources_rejected.clone(),
+            );
+            r.register(
+                "meshctl_agent_config_resources_received",
+                "Configuration resources received (upserts)",
+                m.config_resources_received.clone(),
+            );
+            r.register(
+                "meshctl_agent_config_apply_errors",
+                "Configuration resources that failed to apply",
+                m.config_apply_errors.clone(),
+            );
+            r.register(
+                "meshctl_agent_config_version",
+                "Last acknowledged configuration version",
+                m.config_version.clone(),
+            );
+            r.register(
+                "meshctl_agent_cert_not_after_seconds",
+                "Unix time at which the client certificate expires",
+                m.cert_not_after.clone(),
+            );
+            r.register(
+                "meshctl_agent_bootstraps",
+                "Successful bootstraps",
+                m.bootstraps.clone(),
+            );
+            r.register(
+                "meshctl_agent_renewals",
+                "Successful certificate renewals",
+                m.renewals.clone(),
+            );
+        }
+        m
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Ok(r) = self.registry.lock()
+            && prometheus_client::encoding::text::encode(&mut out, &r).is_err()
+        {
+            out.clear();
+        }
+        out
+    }
+}

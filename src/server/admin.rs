@@ -1,0 +1,81 @@
+//! The server's admin HTTP endpoint (port 9091 by default): `/healthz`, `/readyz`,
+//! `/metrics` and `GET /api/v1/clusters`.
+
+use crate::server::metrics::RelayMetrics;
+use crate::server::registry::{ClusterRegistry, ClusterStatus};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Content type of the Prometheus/OpenMetrics text exposition.
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Body of `GET /api/v1/clusters`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClusterList {
+    pub clusters: Vec<ClusterStatus>,
+}
+
+#[derive(Clone)]
+struct AdminState {
+    registry: Arc<ClusterRegistry>,
+    metrics: Arc<RelayMetrics>,
+    ready: Arc<AtomicBool>,
+}
+
+/// The server's admin routes.
+pub fn router(
+    registry: Arc<ClusterRegistry>,
+    metrics: Arc<RelayMetrics>,
+    ready: Arc<AtomicBool>,
+) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/api/v1/clusters", get(clusters))
+        .with_state(AdminState {
+            registry,
+            metrics,
+            ready,
+        })
+}
+
+async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
+    if s.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+async fn metrics_text(State(s): State<AdminState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
+        s.metrics.encode(),
+    )
+}
+
+async fn clusters(State(s): State<AdminState>) -> Json<ClusterList> {
+    Json(ClusterList {
+        clusters: s.registry.list(),
+    })
+}
+
+/// Serves `router` on `listener` until `cancel`.
+pub async fn serve(listener: TcpListener, router: Router, cancel: CancellationToken) {
+    let addr = listener.local_addr().ok();
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await
+    {
+        tracing::error!(?addr, error = %e, "admin HTTP server failed");
+    }
+}

@@ -1,0 +1,222 @@
+//! Where the desired per-cluster configuration comes from. Until the translator lands
+//! the server pushes an empty configuration, or what `--config-dir` holds
+//! (`<dir>/<cluster>/*.yaml`, pushed verbatim to that cluster).
+
+use crate::relay::proto;
+use crate::relay::resource_files::{fingerprint, load_dir};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+type ClusterResources = HashMap<String, BTreeMap<String, proto::Resource>>;
+
+/// The configuration one cluster should hold.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// Increases whenever this cluster's configuration changes; sent as the
+    /// ConfigDelta version.
+    pub generation: u64,
+    pub resources: BTreeMap<String, proto::Resource>,
+}
+
+pub trait ConfigSource: Send + Sync + 'static {
+    /// The desired configuration of `cluster` (cheap: a shared pointer that stays the
+    /// same until the cluster's configuration changes).
+    fn desired(&self, cluster: &str) -> Arc<ClusterConfig>;
+    /// Notified (with a global change counter) whenever any cluster's configuration changes.
+    fn subscribe(&self) -> watch::Receiver<u64>;
+}
+
+/// A configuration set programmatically: empty for every cluster until `set`.
+pub struct StaticConfigSource {
+    configs: RwLock<HashMap<String, Arc<ClusterConfig>>>,
+    empty: Arc<ClusterConfig>,
+    changes: watch::Sender<u64>,
+}
+
+impl Default for StaticConfigSource {
+    fn default() -> Self {
+        Self {
+            configs: RwLock::new(HashMap::new()),
+            empty: Arc::new(ClusterConfig {
+                generation: 1,
+                resources: BTreeMap::new(),
+            }),
+            changes: watch::Sender::new(0),
+        }
+    }
+}
+
+impl StaticConfigSource {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the configuration of `cluster`. Returns the new generation, or the
+    /// old one when nothing changed.
+    pub fn set(&self, cluster: &str, resources: BTreeMap<String, proto::Resource>) -> u64 {
+        let mut g = match self.configs.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let old = g
+            .get(cluster)
+            .cloned()
+            .unwrap_or_else(|| self.empty.clone());
+        if old.resources == resources {
+            return old.generation;
+        }
+        let generation = old.generation + 1;
+        g.insert(
+            cluster.to_string(),
+            Arc::new(ClusterConfig {
+                generation,
+                resources,
+            }),
+        );
+        drop(g);
+        self.changes.send_modify(|n| *n += 1);
+        generation
+    }
+
+    /// Clusters with an explicitly set configuration.
+    pub fn clusters(&self) -> Vec<String> {
+        match self.configs.read() {
+            Ok(g) => g.keys().cloned().collect(),
+            Err(p) => p.into_inner().keys().cloned().collect(),
+        }
+    }
+}
+
+impl ConfigSource for StaticConfigSource {
+    fn desired(&self, cluster: &str) -> Arc<ClusterConfig> {
+        let g = match self.configs.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.get(cluster)
+            .cloned()
+            .unwrap_or_else(|| self.empty.clone())
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+}
+
+/// Polls `<dir>/<cluster>/` every `interval` and feeds `target`. Runs until `cancel`.
+pub async fn watch_config_dir(
+    dir: PathBuf,
+    target: Arc<StaticConfigSource>,
+    interval: Duration,
+    cancel: CancellationToken,
+) {
+    let mut last = String::new();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let d = dir.clone();
+        let scan = tokio::task::spawn_blocking(move || -> std::io::Result<(String, ClusterResources)> {
+            let fp = fingerprint(&d)?;
+            let mut out = HashMap::new();
+            for entry in std::fs::read_dir(&d)? {
+                let entry = entry?;
+                if !entry.file_type()?.is_dir() {
+                    continue;
+                }
+                let cluster = entry.file_name().to_string_lossy().to_string();
+                if crate::relay::identity::validate_cluster_name(&cluster).is_err() {
+                    continue;
+                }
+                let loaded = load_dir(&entry.path())?;
+                for p in &loaded.problems {
+                    tracing::warn!(path = %p.path.display(), problem = %p.message, "config file skipped");
+                }
+                out.insert(cluster, loaded.resources);
+            }
+            Ok((fp, out))
+        })
+        .await;
+        match scan {
+            Ok(Ok((fp, configs))) => {
+                if fp == last {
+                    continue;
+                }
+                last = fp;
+                let mut known = target.clusters();
+                for (cluster, resources) in configs {
+                    known.retain(|c| c != &cluster);
+                    let n = resources.len();
+                    let generation = target.set(&cluster, resources);
+                    tracing::debug!(%cluster, resources = n, generation, "config dir loaded");
+                }
+                for gone in known {
+                    target.set(&gone, BTreeMap::new());
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "reading the config dir failed")
+            }
+            Err(e) => tracing::warn!(error = %e, "config dir scan task failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::relay::resource::{from_json, key_of};
+    use serde_json::json;
+
+    #[test]
+    fn set_bumps_generation_only_on_change_and_notifies() {
+        let s = StaticConfigSource::new();
+        let mut rx = s.subscribe();
+        assert_eq!(s.desired("c1").generation, 1);
+        assert!(s.desired("c1").resources.is_empty());
+        let r = from_json(&json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "n"}}))
+        .unwrap();
+        let set: BTreeMap<_, _> = [(key_of(&r), r)].into_iter().collect();
+        assert_eq!(s.set("c1", set.clone()), 2);
+        assert!(rx.has_changed().unwrap());
+        rx.borrow_and_update();
+        let before = s.desired("c1");
+        assert_eq!(s.set("c1", set), 2);
+        assert!(!rx.has_changed().unwrap());
+        assert!(Arc::ptr_eq(&before, &s.desired("c1")));
+        assert_eq!(s.desired("c2").generation, 1);
+    }
+
+    #[tokio::test]
+    async fn config_dir_is_loaded_per_cluster() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("c1")).unwrap();
+        std::fs::write(
+            tmp.path().join("c1/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns}\n",
+        )
+        .unwrap();
+        let target = Arc::new(StaticConfigSource::new());
+        let mut rx = target.subscribe();
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(watch_config_dir(
+            tmp.path().to_path_buf(),
+            target.clone(),
+            Duration::from_millis(20),
+            cancel.clone(),
+        ));
+        rx.changed().await.unwrap();
+        assert_eq!(target.desired("c1").resources.len(), 1);
+        cancel.cancel();
+        task.await.unwrap();
+    }
+}

@@ -1,0 +1,246 @@
+//! Assembling and running the management server: PKI, relay listener, admin HTTP.
+
+use crate::relay::limits::MAX_MESSAGE_BYTES;
+use crate::relay::pki::{CertAuthority, DEFAULT_CLIENT_CERT_TTL, PkiError, default_server_sans};
+use crate::relay::proto::relay_server::RelayServer as RelayGrpcServer;
+use crate::relay::tls::{TlsError, server_config};
+use crate::server::admin;
+use crate::server::config_source::ConfigSource;
+use crate::server::limiter::StreamLimiter;
+use crate::server::listener::{HandshakeStats, tls_incoming};
+use crate::server::metrics::RelayMetrics;
+use crate::server::pki_store::{PkiStore, PkiStoreError, ensure_pki};
+use crate::server::registry::ClusterRegistry;
+use crate::server::service::{RelayContext, RelayService};
+use crate::server::session::SessionSettings;
+use crate::server::store::StateStore;
+use crate::server::tokens::TokenStore;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("binding {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    PkiStore(#[from] PkiStoreError),
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// Settings of the management server.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub relay_listen: SocketAddr,
+    /// `None`: no admin HTTP.
+    pub admin_listen: Option<SocketAddr>,
+    pub server_sans: Vec<String>,
+    pub max_streams: usize,
+    pub max_new_streams_per_second: f64,
+    pub client_cert_ttl: Duration,
+    pub hello_timeout: Duration,
+    pub session: SessionSettings,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            relay_listen: SocketAddr::from(([0, 0, 0, 0], 9900)),
+            admin_listen: Some(SocketAddr::from(([0, 0, 0, 0], 9091))),
+            server_sans: default_server_sans(),
+            max_streams: 10_000,
+            max_new_streams_per_second: 200.0,
+            client_cert_ttl: DEFAULT_CLIENT_CERT_TTL,
+            hello_timeout: Duration::from_secs(10),
+            session: SessionSettings::default(),
+        }
+    }
+}
+
+/// The parts a server is made of.
+pub struct RelayServer {
+    pub settings: ServerSettings,
+    pub pki: Arc<dyn PkiStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub store: Arc<dyn StateStore>,
+    pub config: Arc<dyn ConfigSource>,
+}
+
+impl std::fmt::Debug for RelayServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayServer")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A started server. Dropping it stops it; `shutdown` stops it and waits.
+pub struct RunningServer {
+    pub relay_addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    pub registry: Arc<ClusterRegistry>,
+    pub metrics: Arc<RelayMetrics>,
+    pub handshakes: Arc<HandshakeStats>,
+    /// The root CA agents must trust (PEM).
+    pub root_ca_pem: String,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("relay_addr", &self.relay_addr)
+            .field("admin_addr", &self.admin_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RelayServer {
+    /// Loads or creates the PKI, binds the listeners and starts serving.
+    pub async fn start(self) -> Result<RunningServer, ServerError> {
+        let s = self.settings;
+        let (material, created) = ensure_pki(self.pki.as_ref(), &s.server_sans).await?;
+        if created {
+            tracing::info!("relay PKI created (root CA, signing CA, server certificate)");
+        } else {
+            tracing::info!("relay PKI loaded");
+        }
+        let tls = server_config(&material)?;
+        let ca = CertAuthority::from_material(&material)?;
+
+        let relay_listener =
+            TcpListener::bind(s.relay_listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    what: "the relay",
+                    addr: s.relay_listen,
+                    source,
+                })?;
+        let relay_addr = relay_listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind {
+                what: "the relay",
+                addr: s.relay_listen,
+                source,
+            })?;
+        let admin_listener = match s.admin_listen {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        what: "the admin endpoint",
+                        addr: a,
+                        source,
+                    })?,
+            ),
+            None => None,
+        };
+        let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
+
+        let shutdown = CancellationToken::new();
+        let metrics = Arc::new(RelayMetrics::new());
+        let registry = Arc::new(ClusterRegistry::new(metrics.clone()));
+        let ctx = Arc::new(RelayContext {
+            ca,
+            tokens: self.tokens,
+            store: self.store,
+            config: self.config,
+            registry: registry.clone(),
+            metrics: metrics.clone(),
+            limiter: StreamLimiter::new(s.max_streams.max(1), s.max_new_streams_per_second),
+            session: s.session.clone(),
+            client_cert_ttl: s.client_cert_ttl,
+            hello_timeout: s.hello_timeout,
+            shutdown: shutdown.clone(),
+        });
+        let ready = Arc::new(AtomicBool::new(false));
+        let handshakes = Arc::new(HandshakeStats::default());
+        let mut tasks = Vec::new();
+
+        let grpc = RelayGrpcServer::new(RelayService::new(ctx))
+            .send_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let incoming = tls_incoming(relay_listener, tls, shutdown.clone(), handshakes.clone());
+        let relay_shutdown = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = tonic::transport::Server::builder()
+                .http2_keepalive_interval(Some(Duration::from_secs(30)))
+                .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+                .add_service(grpc)
+                .serve_with_incoming_shutdown(incoming, relay_shutdown.cancelled_owned())
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "relay server failed");
+            }
+        }));
+        tracing::info!(address = %relay_addr, "relay listening on {relay_addr}");
+
+        if let Some(listener) = admin_listener {
+            let router = admin::router(registry.clone(), metrics.clone(), ready.clone());
+            tasks.push(tokio::spawn(admin::serve(
+                listener,
+                router,
+                shutdown.clone(),
+            )));
+            if let Some(a) = admin_addr {
+                tracing::info!(address = %a, "admin listening on {a}");
+            }
+        }
+        ready.store(true, Ordering::Relaxed);
+        Ok(RunningServer {
+            relay_addr,
+            admin_addr,
+            registry,
+            metrics,
+            handshakes,
+            root_ca_pem: material.root_ca_pem.clone(),
+            shutdown,
+            tasks,
+        })
+    }
+}
+
+impl RunningServer {
+    /// A token that stops the server when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops serving: streams get a SHUTTING_DOWN error, listeners close; waits up
+    /// to `grace` for everything to finish.
+    pub async fn shutdown(mut self, grace: Duration) {
+        self.shutdown.cancel();
+        let tasks = std::mem::take(&mut self.tasks);
+        let _ = tokio::time::timeout(grace, futures::future::join_all(tasks)).await;
+    }
+
+    /// Waits until the server stops (its shutdown token is cancelled elsewhere).
+    pub async fn wait(mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        futures::future::join_all(tasks).await;
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

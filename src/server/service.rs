@@ -1,0 +1,380 @@
+//! The tonic implementation of the Relay service: Bootstrap, Connect and Renew.
+//! Identity for Connect and Renew comes only from the verified client certificate.
+
+use crate::relay::PROTOCOL_VERSION;
+use crate::relay::identity::{cluster_from_cert_der, validate_cluster_name};
+use crate::relay::pki::{CertAuthority, IssuedCert, validity_der};
+use crate::relay::proto::relay_server::Relay;
+use crate::relay::proto::{
+    AgentMessage, BootstrapRequest, BootstrapResponse, RenewRequest, RenewResponse, ServerMessage,
+    agent_message,
+};
+use crate::relay::token::TokenError;
+use crate::server::config_source::ConfigSource;
+use crate::server::limiter::{Refusal, StreamLimiter};
+use crate::server::metrics::{RelayMetrics, ResultLabel};
+use crate::server::registry::{AttachInfo, ClusterRegistry};
+use crate::server::session::{self, SessionSettings};
+use crate::server::store::StateStore;
+use crate::server::tokens::{TokenStore, TokenStoreError};
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status, Streaming};
+
+/// Largest CSR accepted.
+const MAX_CSR_BYTES: usize = 16 * 1024;
+/// Messages buffered towards one agent.
+const OUTBOUND_BUFFER: usize = 16;
+
+/// Everything the relay service shares between calls and streams.
+pub struct RelayContext {
+    pub ca: CertAuthority,
+    pub tokens: Arc<dyn TokenStore>,
+    pub store: Arc<dyn StateStore>,
+    pub config: Arc<dyn ConfigSource>,
+    pub registry: Arc<ClusterRegistry>,
+    pub metrics: Arc<RelayMetrics>,
+    pub limiter: StreamLimiter,
+    pub session: SessionSettings,
+    pub client_cert_ttl: Duration,
+    pub hello_timeout: Duration,
+    pub shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for RelayContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RelayContext")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RelayService {
+    ctx: Arc<RelayContext>,
+}
+
+impl RelayService {
+    pub fn new(ctx: Arc<RelayContext>) -> Self {
+        Self { ctx }
+    }
+}
+
+/// The verified identity of a caller.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub cluster: String,
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+fn peer_label<T>(req: &Request<T>) -> String {
+    req.remote_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+impl RelayService {
+    fn reject(&self, reason: &str, peer: &str, status: Status) -> Status {
+        self.ctx.metrics.reject(reason);
+        tracing::warn!(%peer, reason, message = status.message(), "relay call rejected");
+        status
+    }
+
+    /// Identity from the verified client certificate; the cluster must be registered.
+    async fn authenticate<T>(&self, req: &Request<T>) -> Result<Peer, Status> {
+        let addr = peer_label(req);
+        let certs = req.peer_certs();
+        let Some(leaf) = certs.as_ref().and_then(|c| c.first()) else {
+            return Err(self.reject(
+                "no_client_cert",
+                &addr,
+                Status::unauthenticated(
+                    "a client certificate is required (mTLS); bootstrap with a token first",
+                ),
+            ));
+        };
+        let cluster = cluster_from_cert_der(leaf).map_err(|e| {
+            self.reject(
+                "bad_identity",
+                &addr,
+                Status::permission_denied(format!("client certificate refused: {e}")),
+            )
+        })?;
+        let (not_before, not_after) = validity_der(leaf).map_err(|e| {
+            self.reject(
+                "bad_identity",
+                &addr,
+                Status::permission_denied(format!("client certificate refused: {e}")),
+            )
+        })?;
+        match self.ctx.tokens.is_registered(&cluster).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(self.reject(
+                    "not_registered",
+                    &addr,
+                    Status::permission_denied(format!(
+                        "cluster {cluster:?} is not registered with this management server"
+                    )),
+                ));
+            }
+            Err(e) => return Err(Status::unavailable(format!("token store: {e}"))),
+        }
+        Ok(Peer {
+            cluster,
+            not_before,
+            not_after,
+        })
+    }
+
+    fn rate(&self, addr: &str) -> Result<(), Status> {
+        self.ctx.limiter.admit_rate().map_err(|r| {
+            self.reject(
+                "rate_limited",
+                addr,
+                Status::resource_exhausted(r.to_string()),
+            )
+        })
+    }
+
+    fn issue(&self, cluster: &str, csr: &[u8]) -> Result<IssuedCert, Status> {
+        if csr.is_empty() || csr.len() > MAX_CSR_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "csr_der must be 1..={MAX_CSR_BYTES} bytes"
+            )));
+        }
+        self.ctx
+            .ca
+            .issue_client_cert(
+                cluster,
+                csr,
+                self.ctx.client_cert_ttl,
+                time::OffsetDateTime::now_utc(),
+            )
+            .map_err(|e| Status::invalid_argument(e.to_string()))
+    }
+}
+
+fn token_status(e: TokenStoreError) -> (&'static str, Status) {
+    match e {
+        TokenStoreError::Token(t @ TokenError::NotIssued(_)) => {
+            ("token_not_issued", Status::permission_denied(t.to_string()))
+        }
+        TokenStoreError::Token(t @ TokenError::Mismatch(_)) => {
+            ("token_mismatch", Status::unauthenticated(t.to_string()))
+        }
+        TokenStoreError::Token(t @ TokenError::AlreadyUsed(_)) => {
+            ("token_used", Status::permission_denied(t.to_string()))
+        }
+        other => ("token_store", Status::unavailable(other.to_string())),
+    }
+}
+
+#[tonic::async_trait]
+impl Relay for RelayService {
+    async fn bootstrap(
+        &self,
+        request: Request<BootstrapRequest>,
+    ) -> Result<Response<BootstrapResponse>, Status> {
+        let addr = peer_label(&request);
+        self.rate(&addr)?;
+        let req = request.into_inner();
+        let fail = |reason: &str, status: Status| {
+            self.ctx
+                .metrics
+                .bootstraps
+                .get_or_create(&ResultLabel {
+                    result: reason.to_string(),
+                })
+                .inc();
+            self.reject(reason, &addr, status)
+        };
+        if let Err(e) = validate_cluster_name(&req.cluster) {
+            return Err(fail(
+                "bad_cluster_name",
+                Status::invalid_argument(e.to_string()),
+            ));
+        }
+        if let Err(e) = self.ctx.tokens.check(&req.cluster, &req.token).await {
+            let (reason, status) = token_status(e);
+            return Err(fail(reason, status));
+        }
+        let issued = match self.issue(&req.cluster, &req.csr_der) {
+            Ok(i) => i,
+            Err(s) => return Err(fail("bad_csr", s)),
+        };
+        if let Err(e) = self.ctx.tokens.consume(&req.cluster, &req.token).await {
+            let (reason, status) = token_status(e);
+            return Err(fail(reason, status));
+        }
+        self.ctx.registry.register(&req.cluster);
+        self.ctx
+            .metrics
+            .bootstraps
+            .get_or_create(&ResultLabel {
+                result: "issued".into(),
+            })
+            .inc();
+        tracing::info!(cluster = %req.cluster, peer = %addr, not_after = issued.not_after, "bootstrap: client certificate issued, token consumed");
+        Ok(Response::new(BootstrapResponse {
+            cert_chain_pem: issued.chain_pem,
+            ca_pem: issued.ca_pem,
+            not_after: issued.not_after,
+        }))
+    }
+
+    type ConnectStream = ReceiverStream<Result<ServerMessage, Status>>;
+
+    async fn connect(
+        &self,
+        request: Request<Streaming<AgentMessage>>,
+    ) -> Result<Response<Self::ConnectStream>, Status> {
+        let addr = peer_label(&request);
+        let peer = self.authenticate(&request).await?;
+        self.rate(&addr)?;
+        let permit = match self.ctx.limiter.try_permit() {
+            Ok(p) => p,
+            Err(Refusal::AtCapacity) if self.ctx.registry.has_active(&peer.cluster) => {
+                // a reconnect of a cluster whose old stream still holds a permit
+                self.ctx.registry.cancel_active(&peer.cluster);
+                self.ctx
+                    .limiter
+                    .permit_within(Duration::from_secs(5))
+                    .await
+                    .map_err(|r| {
+                        self.reject(
+                            "at_capacity",
+                            &addr,
+                            Status::resource_exhausted(r.to_string()),
+                        )
+                    })?
+            }
+            Err(r) => {
+                return Err(self.reject(
+                    "at_capacity",
+                    &addr,
+                    Status::resource_exhausted(r.to_string()),
+                ));
+            }
+        };
+        let mut inbound = request.into_inner();
+        let first = match tokio::time::timeout(self.ctx.hello_timeout, inbound.next()).await {
+            Err(_) => {
+                return Err(self.reject(
+                    "no_hello",
+                    &addr,
+                    Status::deadline_exceeded("no Hello within the timeout"),
+                ));
+            }
+            Ok(None) => {
+                return Err(self.reject(
+                    "no_hello",
+                    &addr,
+                    Status::invalid_argument("the stream ended before Hello"),
+                ));
+            }
+            Ok(Some(Err(status))) => {
+                return Err(self.reject(
+                    "malformed",
+                    &addr,
+                    Status::invalid_argument(format!(
+                        "unreadable first message: {}",
+                        status.message()
+                    )),
+                ));
+            }
+            Ok(Some(Ok(m))) => m,
+        };
+        let Some(agent_message::Msg::Hello(hello)) = first.msg else {
+            return Err(self.reject(
+                "no_hello",
+                &addr,
+                Status::invalid_argument("the first message of a stream must be Hello"),
+            ));
+        };
+        if hello.cluster != peer.cluster {
+            return Err(self.reject(
+                "identity_mismatch",
+                &addr,
+                Status::permission_denied(format!(
+                    "Hello claims cluster {:?} but the client certificate identifies cluster {:?}",
+                    hello.cluster, peer.cluster
+                )),
+            ));
+        }
+        if hello.protocol_version != PROTOCOL_VERSION {
+            return Err(self.reject(
+                "protocol_version",
+                &addr,
+                Status::failed_precondition(format!(
+                    "protocol version {} is not supported (server speaks {PROTOCOL_VERSION})",
+                    hello.protocol_version
+                )),
+            ));
+        }
+        if hello.held_config.len() > crate::relay::limits::MAX_DELTA_RESOURCES {
+            return Err(self.reject(
+                "malformed",
+                &addr,
+                Status::invalid_argument("Hello holds too many config entries"),
+            ));
+        }
+        let (handle, replaced) = self.ctx.registry.attach(
+            &peer.cluster,
+            AttachInfo {
+                agent_version: hello.agent_version.clone(),
+                cert_not_after: Some(peer.not_after),
+                remote_address: Some(addr.clone()),
+            },
+        );
+        self.ctx.metrics.streams_opened.inc();
+        tracing::info!(cluster = %peer.cluster, peer = %addr, agent_version = %hello.agent_version, replaced, "agent connected");
+        let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
+        tokio::spawn(session::run(
+            self.ctx.clone(),
+            handle,
+            peer,
+            hello,
+            inbound,
+            tx,
+            permit,
+        ));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn renew(
+        &self,
+        request: Request<RenewRequest>,
+    ) -> Result<Response<RenewResponse>, Status> {
+        let addr = peer_label(&request);
+        let peer = self.authenticate(&request).await?;
+        self.rate(&addr)?;
+        let issued = self
+            .issue(&peer.cluster, &request.get_ref().csr_der)
+            .inspect_err(|_| {
+                self.ctx
+                    .metrics
+                    .renewals
+                    .get_or_create(&ResultLabel {
+                        result: "bad_csr".into(),
+                    })
+                    .inc();
+            })?;
+        self.ctx
+            .metrics
+            .renewals
+            .get_or_create(&ResultLabel {
+                result: "issued".into(),
+            })
+            .inc();
+        tracing::info!(cluster = %peer.cluster, not_after = issued.not_after, "client certificate renewed");
+        Ok(Response::new(RenewResponse {
+            cert_chain_pem: issued.chain_pem,
+            ca_pem: issued.ca_pem,
+            not_after: issued.not_after,
+        }))
+    }
+}

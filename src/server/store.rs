@@ -1,0 +1,192 @@
+//! The server's state store: what each cluster's agent reported (its snapshot).
+//! A trait so that a shared store (Redis) can replace the embedded memory store.
+
+use crate::relay::hash::aggregate_hash;
+use crate::relay::proto;
+use crate::relay::resource::key_of;
+use async_trait::async_trait;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the state store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Summary of one cluster's snapshot as held by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SnapshotSummary {
+    pub version: u64,
+    pub resources: u64,
+    pub bytes: u64,
+    /// Aggregate hash (see `relay::hash::aggregate_hash`).
+    pub hash: String,
+}
+
+#[async_trait]
+pub trait StateStore: Send + Sync + 'static {
+    /// key -> hash of the resources held for `cluster`.
+    async fn snapshot_hashes(&self, cluster: &str) -> Result<HashMap<String, String>, StoreError>;
+    async fn snapshot_summary(&self, cluster: &str) -> Result<SnapshotSummary, StoreError>;
+    /// Applies upserts and deletes (key strings) and records `version`.
+    async fn apply_snapshot_delta(
+        &self,
+        cluster: &str,
+        version: u64,
+        upserts: Vec<proto::Resource>,
+        deletes: Vec<String>,
+    ) -> Result<SnapshotSummary, StoreError>;
+    /// The resources held for `cluster`, in key order.
+    async fn snapshot(&self, cluster: &str) -> Result<Vec<proto::Resource>, StoreError>;
+    async fn clusters(&self) -> Result<Vec<String>, StoreError>;
+}
+
+#[derive(Default)]
+struct ClusterSnapshot {
+    resources: BTreeMap<String, proto::Resource>,
+    version: u64,
+    bytes: u64,
+    hash: Option<String>,
+}
+
+impl ClusterSnapshot {
+    fn summary(&mut self) -> SnapshotSummary {
+        let hash = match &self.hash {
+            Some(h) => h.clone(),
+            None => {
+                let h = aggregate_hash(self.resources.iter().map(|(k, r)| (k, &r.hash)));
+                self.hash = Some(h.clone());
+                h
+            }
+        };
+        SnapshotSummary {
+            version: self.version,
+            resources: self.resources.len() as u64,
+            bytes: self.bytes,
+            hash,
+        }
+    }
+}
+
+/// The embedded store: everything in memory, rebuilt from agents after a restart.
+#[derive(Default, Clone)]
+pub struct MemoryStateStore {
+    inner: Arc<RwLock<HashMap<String, ClusterSnapshot>>>,
+}
+
+impl MemoryStateStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Unavailable("memory store lock poisoned".into())
+}
+
+#[async_trait]
+impl StateStore for MemoryStateStore {
+    async fn snapshot_hashes(&self, cluster: &str) -> Result<HashMap<String, String>, StoreError> {
+        let map = self.inner.read().map_err(|_| poisoned())?;
+        Ok(map
+            .get(cluster)
+            .map(|s| {
+                s.resources
+                    .iter()
+                    .map(|(k, r)| (k.clone(), r.hash.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn snapshot_summary(&self, cluster: &str) -> Result<SnapshotSummary, StoreError> {
+        let mut map = self.inner.write().map_err(|_| poisoned())?;
+        Ok(map
+            .get_mut(cluster)
+            .map(ClusterSnapshot::summary)
+            .unwrap_or_default())
+    }
+
+    async fn apply_snapshot_delta(
+        &self,
+        cluster: &str,
+        version: u64,
+        upserts: Vec<proto::Resource>,
+        deletes: Vec<String>,
+    ) -> Result<SnapshotSummary, StoreError> {
+        let mut map = self.inner.write().map_err(|_| poisoned())?;
+        let snap = map.entry(cluster.to_string()).or_default();
+        if !upserts.is_empty() || !deletes.is_empty() {
+            snap.hash = None;
+        }
+        for r in upserts {
+            snap.bytes += r.body.len() as u64;
+            if let Some(old) = snap.resources.insert(key_of(&r), r) {
+                snap.bytes = snap.bytes.saturating_sub(old.body.len() as u64);
+            }
+        }
+        for key in deletes {
+            if let Some(old) = snap.resources.remove(&key) {
+                snap.bytes = snap.bytes.saturating_sub(old.body.len() as u64);
+            }
+        }
+        snap.version = version;
+        Ok(snap.summary())
+    }
+
+    async fn snapshot(&self, cluster: &str) -> Result<Vec<proto::Resource>, StoreError> {
+        let map = self.inner.read().map_err(|_| poisoned())?;
+        Ok(map
+            .get(cluster)
+            .map(|s| s.resources.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn clusters(&self) -> Result<Vec<String>, StoreError> {
+        let map = self.inner.read().map_err(|_| poisoned())?;
+        let mut names: Vec<String> = map.keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::relay::resource::from_json;
+    use serde_json::json;
+
+    fn res(name: &str, v: &str) -> proto::Resource {
+        from_json(&json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "ns"}, "data": {"v": v}}))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn deltas_accumulate_and_summaries_track_them() {
+        let s = MemoryStateStore::new();
+        let a = res("a", "1");
+        let sum = s
+            .apply_snapshot_delta("c1", 1, vec![a.clone(), res("b", "1")], vec![])
+            .await
+            .unwrap();
+        assert_eq!(sum.resources, 2);
+        assert_eq!(sum.version, 1);
+        let sum2 = s
+            .apply_snapshot_delta("c1", 2, vec![], vec![key_of(&a)])
+            .await
+            .unwrap();
+        assert_eq!(sum2.resources, 1);
+        assert_ne!(sum.hash, sum2.hash);
+        assert_eq!(s.snapshot_hashes("c1").await.unwrap().len(), 1);
+        assert_eq!(
+            s.snapshot_summary("other").await.unwrap(),
+            SnapshotSummary::default()
+        );
+        assert_eq!(s.clusters().await.unwrap(), ["c1"]);
+        assert_eq!(s.snapshot("c1").await.unwrap()[0].name, "b");
+    }
+}
