@@ -358,16 +358,11 @@ async fn second_stream_of_a_cluster_replaces_the_first() {
     ));
     // the first stream gets REPLACED and ends
     let mut replaced = false;
-    loop {
-        match next_message(&mut first).await {
-            Ok(Some(m)) => {
-                if let Some(server_message::Msg::Error(e)) = m.msg {
-                    assert!(e.fatal);
-                    assert!(e.message.contains("replaced"));
-                    replaced = true;
-                }
-            }
-            Ok(None) | Err(_) => break,
+    while let Ok(Some(m)) = next_message(&mut first).await {
+        if let Some(server_message::Msg::Error(e)) = m.msg {
+            assert!(e.fatal);
+            assert!(e.message.contains("replaced"));
+            replaced = true;
         }
     }
     assert!(replaced);

@@ -1,0 +1,497 @@
+//! Every attack of issue 4 against a live relay: each is refused with a clear reason,
+//! and a healthy agent's stream is not disturbed.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use meshctl::relay::pki;
+use meshctl::relay::proto::{
+    AgentMessage, BootstrapRequest, SnapshotDelta, agent_message, error, server_message,
+};
+use meshctl::relay::resource::key_of;
+use meshctl::server::store::StateStore;
+use prost::Message;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct World {
+    parts: ServerParts,
+    server: meshctl::server::RunningServer,
+    healthy: TestAgent,
+    _tmp: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let parts = ServerParts::new().await;
+    let server = parts.start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let token = parts.token("healthy").await;
+    let healthy = start_agent(
+        &server,
+        "healthy",
+        Some(token),
+        &tmp.path().join("healthy"),
+        &[resource("ConfigMap", "h", "1")],
+        Arc::new(RecordingSink::default()),
+    )
+    .await;
+    eventually("healthy agent connected", || {
+        server
+            .registry
+            .get("healthy")
+            .is_some_and(|s| s.connected && s.snapshot_resources == 1)
+    })
+    .await;
+    World {
+        parts,
+        server,
+        healthy,
+        _tmp: tmp,
+    }
+}
+
+/// The healthy agent kept its one stream and still gets configuration acknowledged.
+async fn assert_undisturbed(w: &World) {
+    let status = w.server.registry.get("healthy").unwrap();
+    assert!(status.connected);
+    assert_eq!(
+        w.healthy.running.metrics.reconnects.get(),
+        0,
+        "healthy agent was disturbed"
+    );
+    let n = w.parts.config.desired("healthy").resources.len();
+    let cfg: Vec<_> = (0..=n)
+        .map(|i| resource("ConfigMap", &format!("c{i}"), "1"))
+        .collect();
+    let generation = w.parts.config.set("healthy", set_of(&cfg));
+    eventually("healthy agent acknowledges config", || {
+        w.server
+            .registry
+            .get("healthy")
+            .is_some_and(|s| s.applied_config_version == Some(generation))
+    })
+    .await;
+}
+
+fn csr(cluster: &str) -> Vec<u8> {
+    pki::generate_agent_key(cluster).unwrap().csr_der
+}
+
+async fn bootstrap_call(w: &World, cluster: &str, token: &str) -> Result<(), tonic::Status> {
+    let mut c = client(w.server.relay_addr, &w.server.root_ca_pem, None).await;
+    c.bootstrap(BootstrapRequest {
+        cluster: cluster.into(),
+        token: token.into(),
+        csr_der: csr(cluster).into(),
+    })
+    .await
+    .map(|_| ())
+}
+
+use meshctl::server::config_source::ConfigSource;
+
+#[tokio::test]
+async fn wrong_token_is_refused() {
+    let w = world().await;
+    w.parts.token("c2").await;
+    let err = bootstrap_call(&w, "c2", "not-the-token").await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert!(
+        err.message().contains("not valid for cluster \"c2\""),
+        "{}",
+        err.message()
+    );
+    assert_eq!(w.server.metrics.rejected("token_mismatch"), 1);
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn token_of_another_cluster_is_refused() {
+    let w = world().await;
+    let t2 = w.parts.token("c2").await;
+    w.parts.token("c3").await;
+    let err = bootstrap_call(&w, "c3", t2.expose()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert!(err.message().contains("c3"));
+    // and c2's token is still usable for c2 (the failed attempt did not consume it)
+    bootstrap_call(&w, "c2", t2.expose()).await.unwrap();
+    // a cluster that was never registered
+    let err = bootstrap_call(&w, "nobody", t2.expose()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    assert!(err.message().contains("register"));
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn reused_token_is_refused_until_reissued() {
+    let w = world().await;
+    let t = w.parts.token("c2").await;
+    bootstrap_call(&w, "c2", t.expose()).await.unwrap();
+    let err = bootstrap_call(&w, "c2", t.expose()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    assert!(err.message().contains("already used"), "{}", err.message());
+    let t2 = w.parts.token("c2").await;
+    bootstrap_call(&w, "c2", t2.expose()).await.unwrap();
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn bad_csr_and_bad_cluster_names_are_refused() {
+    let w = world().await;
+    let t = w.parts.token("c2").await;
+    let mut c = client(w.server.relay_addr, &w.server.root_ca_pem, None).await;
+    let err = c
+        .bootstrap(BootstrapRequest {
+            cluster: "c2".into(),
+            token: t.expose().into(),
+            csr_der: b"garbage".to_vec().into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    // the token survived the failed attempt
+    bootstrap_call(&w, "c2", t.expose()).await.unwrap();
+    let err = bootstrap_call(&w, "../etc", "x").await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn connect_without_client_certificate_is_refused() {
+    let w = world().await;
+    let mut c = client(w.server.relay_addr, &w.server.root_ca_pem, None).await;
+    let err = open_stream(&mut c, hello("healthy")).await.err().unwrap();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert!(err.message().contains("client certificate is required"));
+    let err = c
+        .renew(meshctl::relay::proto::RenewRequest {
+            csr_der: csr("healthy").into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert_eq!(w.server.metrics.rejected("no_client_cert"), 2);
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn certificate_from_another_ca_fails_the_handshake() {
+    let w = world().await;
+    let other =
+        pki::generate(&pki::default_server_sans(), time::OffsetDateTime::now_utc()).unwrap();
+    let foreign = valid_identity(&other, "healthy");
+    let failed_before = w
+        .server
+        .handshakes
+        .failed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let result = async {
+        let mut c = meshctl::relay::client::relay_client(
+            channel(w.server.relay_addr, &w.server.root_ca_pem, Some(&foreign)).await?,
+        );
+        open_stream(&mut c, hello("healthy"))
+            .await
+            .map(|_| ())
+            .map_err(|s| s.to_string())
+    }
+    .await;
+    assert!(result.is_err(), "a foreign certificate was accepted");
+    eventually("handshake failure recorded", || {
+        w.server
+            .handshakes
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > failed_before
+    })
+    .await;
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn expired_certificate_fails_the_handshake() {
+    let w = world().await;
+    let now = time::OffsetDateTime::now_utc();
+    let expired = identity_from(
+        &w.parts.material,
+        "healthy",
+        now - time::Duration::days(10),
+        now - time::Duration::days(3),
+    );
+    let failed_before = w
+        .server
+        .handshakes
+        .failed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let result = async {
+        let mut c = meshctl::relay::client::relay_client(
+            channel(w.server.relay_addr, &w.server.root_ca_pem, Some(&expired)).await?,
+        );
+        open_stream(&mut c, hello("healthy"))
+            .await
+            .map(|_| ())
+            .map_err(|s| s.to_string())
+    }
+    .await;
+    let err = result.expect_err("an expired certificate was accepted");
+    assert!(
+        err.to_lowercase().contains("expired") || err.contains("transport"),
+        "{err}"
+    );
+    eventually("handshake failure recorded", || {
+        w.server
+            .handshakes
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > failed_before
+    })
+    .await;
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn agent_with_expired_stored_certificate_and_used_token_reports_why() {
+    let w = world().await;
+    let t = w.parts.token("c2").await;
+    bootstrap_call(&w, "c2", t.expose()).await.unwrap();
+    // the agent holds no certificate and only the used token
+    let tmp = tempfile::tempdir().unwrap();
+    let agent = start_agent(
+        &w.server,
+        "c2",
+        Some(t),
+        tmp.path(),
+        &[],
+        Arc::new(RecordingSink::default()),
+    )
+    .await;
+    eventually("failure reported", || {
+        agent
+            .running
+            .last_failure()
+            .is_some_and(|f| f.contains("already used"))
+    })
+    .await;
+    assert!(!w.server.registry.get("c2").unwrap().connected);
+    agent.running.shutdown(Duration::from_secs(5)).await;
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn hello_claiming_another_cluster_is_refused() {
+    let w = world().await;
+    w.parts.token("c2").await;
+    let id = valid_identity(&w.parts.material, "c2");
+    let mut c = client(w.server.relay_addr, &w.server.root_ca_pem, Some(&id)).await;
+    let err = open_stream(&mut c, hello("healthy")).await.err().unwrap();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    assert!(
+        err.message().contains("claims cluster \"healthy\""),
+        "{}",
+        err.message()
+    );
+    assert_eq!(w.server.metrics.rejected("identity_mismatch"), 1);
+    // a valid certificate of a cluster that is not registered
+    let id = valid_identity(&w.parts.material, "ghost");
+    let mut c = client(w.server.relay_addr, &w.server.root_ca_pem, Some(&id)).await;
+    let err = open_stream(&mut c, hello("ghost")).await.err().unwrap();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    assert!(err.message().contains("not registered"));
+    assert_undisturbed(&w).await;
+}
+
+mod raw {
+    //! A codec that sends raw bytes, to put malformed frames on the wire.
+    use prost::bytes::{Buf, BufMut};
+    use tonic::Status;
+    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+    #[derive(Default, Clone)]
+    pub struct RawCodec;
+    pub struct RawEncoder;
+    pub struct RawDecoder;
+
+    impl Encoder for RawEncoder {
+        type Item = Vec<u8>;
+        type Error = Status;
+        fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+            dst.put_slice(&item);
+            Ok(())
+        }
+    }
+
+    impl Decoder for RawDecoder {
+        type Item = Vec<u8>;
+        type Error = Status;
+        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+            let v = src.chunk().to_vec();
+            src.advance(v.len());
+            Ok(Some(v))
+        }
+    }
+
+    impl Codec for RawCodec {
+        type Encode = Vec<u8>;
+        type Decode = Vec<u8>;
+        type Encoder = RawEncoder;
+        type Decoder = RawDecoder;
+        fn encoder(&mut self) -> RawEncoder {
+            RawEncoder
+        }
+        fn decoder(&mut self) -> RawDecoder {
+            RawDecoder
+        }
+    }
+}
+
+async fn raw_stream(
+    w: &World,
+    cluster: &str,
+    frames: Vec<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, tonic::Status> {
+    let id = valid_identity(&w.parts.material, cluster);
+    let ch = channel(w.server.relay_addr, &w.server.root_ca_pem, Some(&id))
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(ch);
+    grpc.ready().await.unwrap();
+    let path =
+        tonic::codegen::http::uri::PathAndQuery::from_static("/meshctl.relay.v1.Relay/Connect");
+    let resp = grpc
+        .streaming(
+            tonic::Request::new(futures::stream::iter(frames)),
+            path,
+            raw::RawCodec,
+        )
+        .await?;
+    let mut inbound = resp.into_inner();
+    let mut got = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), inbound.message())
+            .await
+            .unwrap()
+        {
+            Ok(Some(m)) => got.push(m),
+            Ok(None) => return Ok(got),
+            Err(s) => return Err(s),
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_messages_are_refused() {
+    let w = world().await;
+    w.parts.token("c2").await;
+    // garbage as the first frame
+    let err = raw_stream(&w, "c2", vec![vec![0xff, 0xff, 0xff, 0x0f, 0x01]])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().contains("unreadable first message"),
+        "{}",
+        err.message()
+    );
+    // a valid Hello, then garbage
+    let hello_bytes = hello("c2").encode_to_vec();
+    let err = raw_stream(&w, "c2", vec![hello_bytes, vec![0x0a, 0xff, 0xff]])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(w.server.metrics.rejected("malformed") >= 2);
+    // an empty message and a stream that starts with something other than Hello
+    let err = raw_stream(&w, "c2", vec![Vec::new()]).await.unwrap_err();
+    assert!(err.message().contains("must be Hello"), "{}", err.message());
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn oversized_messages_are_refused() {
+    let w = world().await;
+    w.parts.token("c2").await;
+    let big = AgentMessage {
+        msg: Some(agent_message::Msg::Snapshot(SnapshotDelta {
+            version: 1,
+            upserts: vec![meshctl::relay::proto::Resource {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: "ns".into(),
+                name: "huge".into(),
+                hash: String::new(),
+                body: vec![b' '; 5 * 1024 * 1024].into(),
+            }],
+            deletes: vec![],
+            last: true,
+            snapshot_hash: String::new(),
+            chunk: 0,
+        })),
+    };
+    let err = raw_stream(
+        &w,
+        "c2",
+        vec![hello("c2").encode_to_vec(), big.encode_to_vec()],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.message().contains("too large") || err.message().contains("length"),
+        "{}",
+        err.message()
+    );
+    assert!(w.server.metrics.rejected("malformed") >= 1);
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn snapshot_with_a_bad_resource_keeps_the_good_ones() {
+    let w = world().await;
+    w.parts.token("c2").await;
+    let id = valid_identity(&w.parts.material, "c2");
+    let mut c = client(w.server.relay_addr, &w.server.root_ca_pem, Some(&id)).await;
+    let mut s = open_stream(&mut c, hello("c2")).await.unwrap();
+    assert!(matches!(
+        next_message(&mut s).await.unwrap().unwrap().msg,
+        Some(server_message::Msg::Welcome(_))
+    ));
+    let good = resource("ConfigMap", "good", "1");
+    let mut bad_hash = resource("ConfigMap", "tampered", "1");
+    bad_hash.hash = "0".repeat(64);
+    let mut not_json = resource("ConfigMap", "notjson", "1");
+    not_json.body = b"{oops".to_vec().into();
+    s.tx.send(AgentMessage {
+        msg: Some(agent_message::Msg::Snapshot(SnapshotDelta {
+            version: 1,
+            upserts: vec![good.clone(), bad_hash.clone(), not_json.clone()],
+            deletes: vec![],
+            last: true,
+            snapshot_hash: String::new(),
+            chunk: 0,
+        })),
+    })
+    .await
+    .unwrap();
+    let err = loop {
+        let m = next_message(&mut s).await.unwrap().unwrap();
+        if let Some(server_message::Msg::Error(e)) = m.msg {
+            break e;
+        }
+    };
+    assert_eq!(err.code, error::Code::InvalidResource as i32);
+    assert!(!err.fatal);
+    assert!(err.keys.contains(&key_of(&bad_hash)) && err.keys.contains(&key_of(&not_json)));
+    assert!(
+        err.message.contains("does not match the body"),
+        "{}",
+        err.message
+    );
+    let held = w.parts.store.snapshot_hashes("c2").await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert!(held.contains_key(&key_of(&good)));
+    assert!(
+        w.server.registry.get("c2").unwrap().connected,
+        "the stream stays up"
+    );
+    assert_eq!(w.server.metrics.snapshot_resources_rejected.get(), 2);
+    drop(s);
+    assert_undisturbed(&w).await;
+}
