@@ -43,6 +43,9 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "install" -d 'Instal
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "upgrade" -d 'Upgrade an existing installation to this meshctl\'s version'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Delete what meshctl installed in the namespace (by label), and wait until it is gone'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Diagnose an installation, or with --pre a cluster before install'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "cluster" -d 'Workload clusters and their relay state'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo" -d 'Run a management server and two agents on loopback with sample clusters (no Kubernetes needed)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "serve" -d 'Run the management server or the agent (long-running)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "license" -d 'Manage license keys: check, show and apply them; keygen and issue for issuers'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "version" -d 'Print the version, git commit, build date and target of meshctl'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "completion" -d 'Print the shell completion script for bash, zsh, fish, powershell or elvish'
@@ -139,6 +142,119 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s q -l quiet -d 
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -f -a "list" -d 'List registered clusters with their relay state, versions and last contact'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l admin-address -d 'Admin address (host:port) of the management server, e.g. a port-forward to mesh-mgmt-server:9091' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l timeout -d 'How long to wait for the management server' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l dir -d 'Directory for the demo\'s state, sample clusters and applied configuration [default: a temporary directory removed on exit]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l timeout -d 'How long to wait for the agents to connect and acknowledge their configuration' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l once -d 'Exit after one successful round: 0 only if both agents connected and their configuration was acknowledged'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -f -a "mgmt-server" -d 'Run the management server: the relay agents dial (mTLS gRPC) and the admin HTTP endpoint (/healthz, /readyz, /metrics, /api/v1/clusters)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -f -a "agent" -d 'Run the agent of a workload cluster: bootstrap with the token, connect to the management server with mTLS, push snapshots of the cluster, apply the configuration it receives'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l relay-listen -d 'Address of the relay (gRPC over TLS) agents connect to; port 0 picks a free port' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l admin-listen -d 'Address of the admin HTTP endpoint; port 0 picks a free port' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l state-dir -d 'Directory for the relay PKI (pki/, created on first start, never overwritten) and bootstrap token records (tokens/); files are mode 0600' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l config-dir -d 'Directory of configuration to push: PATH/<cluster>/*.yaml goes to that cluster verbatim (re-read when files change). Without it every cluster gets an empty configuration' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l cluster -d 'Register a cluster (repeatable): issues its bootstrap token if none exists and writes it to STATE_DIR/tokens/NAME.token (0600) for handing to the agent' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l max-streams -d 'Maximum number of concurrent agent streams' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l max-new-streams-per-second -d 'Maximum rate of new streams, bootstraps and renewals (per second, bursts of one second\'s worth)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l server-san -d 'Extra DNS name or IP for the server certificate (repeatable), in addition to localhost, 127.0.0.1, ::1 and the mesh-mgmt-server Service names. Only used when the PKI is first created' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l client-cert-ttl -d 'Lifetime of agent client certificates (agents renew after two thirds of it)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l heartbeat-interval -d 'How often agents must send a heartbeat; a stream silent for three intervals is closed' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l cluster -d 'Name of this cluster as registered with the management server (a DNS label)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l relay-address -d 'Relay address of the management server (host:port)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l relay-server-name -d 'Name to verify in the server certificate [default: the host of --relay-address]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l token -d 'Bootstrap token (used once, when the state dir holds no valid certificate)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l token-file -d 'File holding the bootstrap token (re-read at each bootstrap attempt)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l ca-file -d 'The relay root CA certificate (PEM) the server certificate must chain to' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l state-dir -d 'Directory for the agent\'s key and certificate (tls.key, tls.crt, ca.crt; mode 0600)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l source -d 'Where the cluster\'s resources come from: dir:PATH (YAML files, polled for changes)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l sink -d 'Where received configuration is applied: dir:PATH (one YAML file per resource; withdrawn ones are deleted)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l admin-listen -d 'Address of the admin HTTP endpoint (/healthz, /readyz, /metrics); port 0 picks a free port' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l poll-interval -d 'How often the directory source is checked for changes' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -l context -d 'Kubeconfig context to use [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -s n -l namespace -d 'Namespace meshctl is installed in' -r

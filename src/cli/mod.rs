@@ -2,13 +2,16 @@
 //! calls the domain code; only the Printer writes to stdout.
 
 pub mod check;
+pub mod cluster;
 pub mod completion;
 mod context;
+pub mod demo;
 pub mod duration;
 pub mod global;
 pub mod install;
 pub mod license;
 pub mod release;
+pub mod serve;
 pub mod uninstall;
 pub mod upgrade;
 pub mod version;
@@ -45,6 +48,13 @@ pub enum Command {
     Upgrade(upgrade::Args),
     Uninstall(uninstall::Args),
     Check(check::Args),
+    /// Workload clusters and their relay state
+    #[command(subcommand)]
+    Cluster(cluster::Command),
+    Demo(demo::Args),
+    /// Run the management server or the agent (long-running)
+    #[command(subcommand)]
+    Serve(serve::Command),
     /// Manage license keys: check, show and apply them; keygen and issue for issuers
     #[command(subcommand)]
     License(license::Command),
@@ -58,7 +68,10 @@ pub enum Command {
 impl Command {
     /// Long-running commands log at info by default; the others only warn.
     pub fn default_log_level(&self) -> tracing::Level {
-        tracing::Level::WARN
+        match self {
+            Command::Serve(_) => tracing::Level::INFO,
+            _ => tracing::Level::WARN,
+        }
     }
 
     /// Commands that only print build a single-threaded runtime (faster start-up); the
@@ -76,6 +89,9 @@ impl Command {
             Command::License(cmd) => license::run(cmd, ctx).await,
             Command::Version(args) => version::run(args, ctx).await,
             Command::Check(args) => check::run(args, ctx).await,
+            Command::Cluster(cmd) => cluster::run(cmd, ctx).await,
+            Command::Demo(args) => demo::run(args, ctx).await,
+            Command::Serve(cmd) => serve::run(cmd, ctx).await,
             Command::Completion(args) => completion::run(args, ctx).await,
             Command::X(cmd) => x::run(cmd, ctx).await,
         }

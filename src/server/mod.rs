@@ -2,6 +2,7 @@
 //! source, PKI persistence and admin HTTP.
 
 pub mod admin;
+pub mod admin_client;
 pub mod config_source;
 pub mod limiter;
 pub mod listener;
