@@ -475,3 +475,72 @@ async fn large_snapshots_are_chunked_under_the_message_limit() {
     agent.running.shutdown(Duration::from_secs(5)).await;
     server.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn a_restarting_server_does_not_withdraw_config_before_its_source_is_ready() {
+    let parts = ServerParts::new().await;
+    let server = parts.start().await;
+    let addr = server.relay_addr;
+    let tmp = tempfile::tempdir().unwrap();
+    let token = parts.token("cluster-1").await;
+    let sink = Arc::new(RecordingSink::default());
+    let cfg = [resource("ConfigMap", "kept", "1")];
+    let generation = parts.config.set("cluster-1", set_of(&cfg));
+    let agent = start_agent(
+        &server,
+        "cluster-1",
+        Some(token),
+        &tmp.path().join("state"),
+        &[],
+        sink.clone(),
+    )
+    .await;
+    eventually("acked", || {
+        server
+            .registry
+            .get("cluster-1")
+            .is_some_and(|s| s.applied_config_version == Some(generation))
+    })
+    .await;
+    server.shutdown(Duration::from_secs(5)).await;
+
+    let mut restarted = parts.clone();
+    restarted.config = Arc::new(meshctl::server::config_source::StaticConfigSource::pending());
+    let mut settings = restarted.settings();
+    settings.relay_listen = addr;
+    let server = restarted.start_with(settings).await;
+    eventually("reconnected", || {
+        server
+            .registry
+            .get("cluster-1")
+            .is_some_and(|s| s.connected)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        sink.held.lock().unwrap().contains_key(&key_of(&cfg[0])),
+        "config withdrawn before the source was ready"
+    );
+    assert_eq!(
+        server
+            .registry
+            .get("cluster-1")
+            .unwrap()
+            .desired_config_version,
+        None
+    );
+
+    let generation = restarted.config.set("cluster-1", set_of(&cfg));
+    restarted.config.mark_ready();
+    eventually("acked after ready", || {
+        server
+            .registry
+            .get("cluster-1")
+            .is_some_and(|s| s.applied_config_version == Some(generation))
+    })
+    .await;
+    assert_eq!(server.metrics.config_resources_sent.get(), 0);
+    assert!(sink.held.lock().unwrap().contains_key(&key_of(&cfg[0])));
+    agent.running.shutdown(Duration::from_secs(5)).await;
+    server.shutdown(Duration::from_secs(5)).await;
+}

@@ -272,7 +272,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             agent_tokens.push(Some(TokenSource::Literal(t)));
         }
     }
-    let config = Arc::new(StaticConfigSource::new());
+    let config = Arc::new(StaticConfigSource::pending());
     let server = RelayServer {
         settings: ServerSettings {
             relay_listen: "127.0.0.1:0".parse()?,
@@ -295,9 +295,6 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         Duration::from_secs(1),
         cancel.clone(),
     ));
-    // load the sample configuration before the agents connect
-    let mut changes = crate::server::config_source::ConfigSource::subscribe(config.as_ref());
-    let _ = tokio::time::timeout(Duration::from_secs(5), changes.changed()).await;
 
     let admin = server.admin_addr.map(|a| a.to_string()).unwrap_or_default();
     printer.line(

@@ -26,8 +26,12 @@ pub trait ConfigSource: Send + Sync + 'static {
     /// The desired configuration of `cluster` (cheap: a shared pointer that stays the
     /// same until the cluster's configuration changes).
     fn desired(&self, cluster: &str) -> Arc<ClusterConfig>;
-    /// Notified (with a global change counter) whenever any cluster's configuration changes.
+    /// Notified (with a global change counter) whenever any cluster's configuration
+    /// changes, and when the source becomes ready.
     fn subscribe(&self) -> watch::Receiver<u64>;
+    /// Whether the source has loaded its inputs. Until then nothing is pushed, so that
+    /// a restarting server never withdraws configuration agents hold.
+    fn is_ready(&self) -> bool;
 }
 
 /// A configuration set programmatically: empty for every cluster until `set`.
@@ -35,6 +39,7 @@ pub struct StaticConfigSource {
     configs: RwLock<HashMap<String, Arc<ClusterConfig>>>,
     empty: Arc<ClusterConfig>,
     changes: watch::Sender<u64>,
+    ready: std::sync::atomic::AtomicBool,
 }
 
 impl Default for StaticConfigSource {
@@ -46,13 +51,29 @@ impl Default for StaticConfigSource {
                 resources: BTreeMap::new(),
             }),
             changes: watch::Sender::new(0),
+            ready: std::sync::atomic::AtomicBool::new(true),
         }
     }
 }
 
 impl StaticConfigSource {
+    /// A source that is ready at once (configuration is set programmatically).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A source that is not ready until [`Self::mark_ready`] (it is fed by a loader,
+    /// e.g. [`watch_config_dir`], which marks it after its first load).
+    pub fn pending() -> Self {
+        let s = Self::default();
+        s.ready.store(false, std::sync::atomic::Ordering::SeqCst);
+        s
+    }
+
+    pub fn mark_ready(&self) {
+        if !self.ready.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.changes.send_modify(|n| *n += 1);
+        }
     }
 
     /// Replaces the configuration of `cluster`. Returns the new generation, or the
@@ -104,6 +125,10 @@ impl ConfigSource for StaticConfigSource {
 
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -160,6 +185,7 @@ pub async fn watch_config_dir(
                 for gone in known {
                     target.set(&gone, BTreeMap::new());
                 }
+                target.mark_ready();
             }
             Ok(Err(e)) => {
                 tracing::warn!(dir = %dir.display(), error = %e, "reading the config dir failed")
@@ -205,7 +231,8 @@ mod tests {
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns}\n",
         )
         .unwrap();
-        let target = Arc::new(StaticConfigSource::new());
+        let target = Arc::new(StaticConfigSource::pending());
+        assert!(!target.is_ready());
         let mut rx = target.subscribe();
         let cancel = CancellationToken::new();
         let task = tokio::spawn(watch_config_dir(
@@ -214,7 +241,9 @@ mod tests {
             Duration::from_millis(20),
             cancel.clone(),
         ));
-        rx.changed().await.unwrap();
+        while !target.is_ready() {
+            rx.changed().await.unwrap();
+        }
         assert_eq!(target.desired("c1").resources.len(), 1);
         cancel.cancel();
         task.await.unwrap();

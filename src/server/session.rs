@@ -241,6 +241,9 @@ impl Session {
     }
 
     async fn push_config(&mut self, changed_at: Option<Instant>) -> Result<(), String> {
+        if !self.ctx.config.is_ready() {
+            return Ok(());
+        }
         let desired = self.ctx.config.desired(&self.handle.cluster);
         if let Some(last) = &self.last_config
             && Arc::ptr_eq(last, &desired)

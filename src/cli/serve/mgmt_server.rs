@@ -101,7 +101,11 @@ pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
             sans.push(s.clone());
         }
     }
-    let config = Arc::new(StaticConfigSource::new());
+    let config = Arc::new(if args.config_dir.is_some() {
+        StaticConfigSource::pending()
+    } else {
+        StaticConfigSource::new()
+    });
     let server = RelayServer {
         settings: ServerSettings {
             relay_listen: args.relay_listen,
