@@ -969,7 +969,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__serve__subcmd__mgmt__subcmd__server)
-            opts="-n -o -v -q -y -h --relay-listen --admin-listen --state-dir --config-dir --cluster --max-streams --max-new-streams-per-second --server-san --client-cert-ttl --heartbeat-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            opts="-n -o -v -q -y -h --relay-listen --admin-listen --state-dir --config-dir --cluster --max-streams --max-connections --max-new-streams-per-second --server-san --client-cert-ttl --heartbeat-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -996,6 +996,10 @@ _meshctl() {
                     return 0
                     ;;
                 --max-streams)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

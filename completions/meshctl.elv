@@ -248,6 +248,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --config-dir 'Directory of configuration to push: PATH/<cluster>/*.yaml goes to that cluster verbatim (re-read when files change). Without it every cluster gets an empty configuration'
             cand --cluster 'Register a cluster (repeatable): issues its bootstrap token if none exists and writes it to STATE_DIR/tokens/NAME.token (0600) for handing to the agent'
             cand --max-streams 'Maximum number of concurrent agent streams'
+            cand --max-connections 'Maximum number of open relay connections (with or without a stream); further connections are closed at once'
             cand --max-new-streams-per-second 'Maximum rate of new streams, bootstraps and renewals (per second, bursts of one second''s worth)'
             cand --server-san 'Extra DNS name or IP for the server certificate (repeatable), in addition to localhost, 127.0.0.1, ::1 and the mesh-mgmt-server Service names. Only used when the PKI is first created'
             cand --client-cert-ttl 'Lifetime of agent client certificates (agents renew after two thirds of it)'

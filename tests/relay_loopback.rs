@@ -544,3 +544,60 @@ async fn a_restarting_server_does_not_withdraw_config_before_its_source_is_ready
     agent.running.shutdown(Duration::from_secs(5)).await;
     server.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_and_agents_keep_working() {
+    let parts = ServerParts::new().await;
+    let mut settings = parts.settings();
+    settings.max_connections = 2;
+    let server = parts.start_with(settings).await;
+    parts.token("c1").await;
+    let id = valid_identity(&parts.material, "c1");
+    // one live agent stream and one idle connection fill the cap
+    let mut a = client(server.relay_addr, &server.root_ca_pem, Some(&id)).await;
+    let mut s = open_stream(&mut a, hello("c1")).await.unwrap();
+    next_message(&mut s).await.unwrap();
+    let _idle = channel(server.relay_addr, &server.root_ca_pem, None)
+        .await
+        .unwrap();
+    // a third connection is closed at once
+    let third = async {
+        let mut c = meshctl::relay::client::relay_client(
+            channel(server.relay_addr, &server.root_ca_pem, None).await?,
+        );
+        c.bootstrap(meshctl::relay::proto::BootstrapRequest::default())
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    assert!(third.is_err());
+    eventually("refusal counted", || {
+        server
+            .handshakes
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    })
+    .await;
+    // the live stream is unaffected
+    s.tx.send(AgentMessage {
+        msg: Some(meshctl::relay::proto::agent_message::Msg::Heartbeat(
+            Default::default(),
+        )),
+    })
+    .await
+    .unwrap();
+    let generation = parts
+        .config
+        .set("c1", set_of(&[resource("ConfigMap", "x", "1")]));
+    loop {
+        let m = next_message(&mut s).await.unwrap().unwrap();
+        if let Some(server_message::Msg::Config(c)) = m.msg
+            && c.version == generation
+        {
+            break;
+        }
+    }
+    drop(s);
+    server.shutdown(Duration::from_secs(5)).await;
+}

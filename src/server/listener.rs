@@ -3,14 +3,18 @@
 //! certificate) and hands established streams to tonic.
 
 use crate::relay::client::error_chain;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::Connected;
 
 /// Handshakes running at once; further connections wait (bounded work per burst).
 const MAX_CONCURRENT_HANDSHAKES: usize = 256;
@@ -20,18 +24,79 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Default)]
 pub struct HandshakeStats {
     pub failed: std::sync::atomic::AtomicU64,
+    /// Connections closed at once because the connection cap was reached.
+    pub refused: std::sync::atomic::AtomicU64,
 }
 
-/// Accepts connections on `listener` until `cancel`, yielding TLS streams.
+/// An established relay connection; holds its slot of the connection cap until closed.
+pub struct RelayConnection {
+    inner: TlsStream<TcpStream>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Connected for RelayConnection {
+    type ConnectInfo = <TlsStream<TcpStream> as Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
+impl AsyncRead for RelayConnection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for RelayConnection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Accepts connections on `listener` until `cancel`, yielding TLS streams. At most
+/// `max_connections` are open at once; beyond that new connections are closed at once
+/// (the agent backs off and retries), so a flood of idle connections cannot exhaust
+/// memory.
 pub fn tls_incoming(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     cancel: CancellationToken,
     stats: Arc<HandshakeStats>,
-) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
+    max_connections: usize,
+) -> ReceiverStream<Result<RelayConnection, std::io::Error>> {
     let (tx, rx) = mpsc::channel(64);
     let acceptor = TlsAcceptor::from(tls);
     let handshakes = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
+    let connections = Arc::new(Semaphore::new(max_connections.max(1)));
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -45,6 +110,16 @@ pub fn tls_incoming(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
+            };
+            let Ok(slot) = connections.clone().try_acquire_owned() else {
+                let n = stats
+                    .refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n.is_power_of_two() {
+                    tracing::warn!(%peer, refused_so_far = n + 1, "relay connection cap reached; closing new connections");
+                }
+                drop(tcp);
+                continue;
             };
             let _ = tcp.set_nodelay(true);
             let Ok(permit) = handshakes.clone().acquire_owned().await else {
@@ -62,7 +137,12 @@ pub fn tls_incoming(
                 };
                 match result {
                     Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(stream)).await;
+                        let _ = tx
+                            .send(Ok(RelayConnection {
+                                inner: stream,
+                                _slot: slot,
+                            }))
+                            .await;
                     }
                     Ok(Err(e)) => {
                         stats

@@ -48,6 +48,8 @@ pub struct ServerSettings {
     pub admin_listen: Option<SocketAddr>,
     pub server_sans: Vec<String>,
     pub max_streams: usize,
+    /// Open relay connections (TLS, with or without streams) at once.
+    pub max_connections: usize,
     pub max_new_streams_per_second: f64,
     pub client_cert_ttl: Duration,
     pub hello_timeout: Duration,
@@ -61,6 +63,7 @@ impl Default for ServerSettings {
             admin_listen: Some(SocketAddr::from(([0, 0, 0, 0], 9091))),
             server_sans: default_server_sans(),
             max_streams: 10_000,
+            max_connections: 12_000,
             max_new_streams_per_second: 200.0,
             client_cert_ttl: DEFAULT_CLIENT_CERT_TTL,
             hello_timeout: Duration::from_secs(10),
@@ -175,7 +178,13 @@ impl RelayServer {
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let incoming = tls_incoming(relay_listener, tls, shutdown.clone(), handshakes.clone());
+        let incoming = tls_incoming(
+            relay_listener,
+            tls,
+            shutdown.clone(),
+            handshakes.clone(),
+            s.max_connections,
+        );
         let relay_shutdown = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             let result = tonic::transport::Server::builder()

@@ -51,6 +51,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_streams: usize,
 
+    /// Maximum number of open relay connections (with or without a stream); further
+    /// connections are closed at once
+    #[arg(long, value_name = "N", default_value_t = 12_000)]
+    pub max_connections: usize,
+
     /// Maximum rate of new streams, bootstraps and renewals (per second, bursts of one
     /// second's worth)
     #[arg(long, value_name = "RATE", default_value_t = 200.0)]
@@ -112,6 +117,7 @@ pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
             admin_listen: Some(args.admin_listen),
             server_sans: sans,
             max_streams: args.max_streams.max(1),
+            max_connections: args.max_connections.max(1),
             max_new_streams_per_second: args.max_new_streams_per_second,
             client_cert_ttl: args.client_cert_ttl,
             hello_timeout: Duration::from_secs(10),
