@@ -7,6 +7,7 @@ pub mod config_source;
 pub mod limiter;
 pub mod listener;
 pub mod metrics;
+pub mod pki_secrets;
 pub mod pki_store;
 pub mod registry;
 pub mod run;
