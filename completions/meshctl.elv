@@ -247,6 +247,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --state-dir 'Directory for the relay PKI (pki/, created on first start, never overwritten) and bootstrap token records (tokens/); files are mode 0600'
             cand --config-dir 'Directory of configuration to push: PATH/<cluster>/*.yaml goes to that cluster verbatim (re-read when files change). Without it every cluster gets an empty configuration'
             cand --cluster 'Register a cluster (repeatable): issues its bootstrap token if none exists and writes it to STATE_DIR/tokens/NAME.token (0600) for handing to the agent'
+            cand --reissue-token 'Issue a new bootstrap token for a cluster even if it has one (repeatable), e.g. after its agent lost its certificate; the old token stops working. Written like --cluster''s'
             cand --max-streams 'Maximum number of concurrent agent streams'
             cand --max-connections 'Maximum number of open relay connections (with or without a stream); further connections are closed at once'
             cand --max-new-streams-per-second 'Maximum rate of new streams, bootstraps and renewals (per second, bursts of one second''s worth)'

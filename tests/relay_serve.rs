@@ -308,3 +308,25 @@ fn demo_once_connects_both_agents_and_round_trips_config() {
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list["clusters"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn reissue_token_replaces_the_old_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("server");
+    let (mut server, _, _) = start_server(&state, "127.0.0.1:0", &["--cluster", "c1"]);
+    let first = std::fs::read_to_string(state.join("tokens/c1.token")).unwrap();
+    server.stop();
+    // a restart with --cluster keeps the token
+    let (mut server, _, _) = start_server(&state, "127.0.0.1:0", &["--cluster", "c1"]);
+    assert_eq!(
+        std::fs::read_to_string(state.join("tokens/c1.token")).unwrap(),
+        first
+    );
+    server.stop();
+    let (mut server, _, _) = start_server(&state, "127.0.0.1:0", &["--reissue-token", "c1"]);
+    let second = std::fs::read_to_string(state.join("tokens/c1.token")).unwrap();
+    assert_ne!(first, second);
+    let record = std::fs::read_to_string(state.join("tokens/c1.json")).unwrap();
+    assert!(!record.contains(second.trim()), "only the hash is stored");
+    server.stop();
+}

@@ -264,7 +264,11 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let mut agent_tokens = Vec::new();
     for c in CLUSTERS {
         // a cluster whose agent already holds a certificate (a re-run) needs no token
-        let has_cert = layout.agent_state(c).join("tls.crt").exists();
+        let has_cert = crate::agent::credentials::CredentialsStore::new(&layout.agent_state(c))
+            .load(c)
+            .ok()
+            .flatten()
+            .is_some_and(|creds| creds.not_after > jiff::Timestamp::now().as_second() + 300);
         if has_cert && tokens.is_registered(c).await? {
             agent_tokens.push(None);
         } else {

@@ -47,6 +47,12 @@ pub struct Args {
     #[arg(long = "cluster", value_name = "NAME")]
     pub clusters: Vec<String>,
 
+    /// Issue a new bootstrap token for a cluster even if it has one (repeatable), e.g.
+    /// after its agent lost its certificate; the old token stops working. Written like
+    /// --cluster's
+    #[arg(long = "reissue-token", value_name = "NAME")]
+    pub reissue_tokens: Vec<String>,
+
     /// Maximum number of concurrent agent streams
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_streams: usize,
@@ -77,7 +83,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
-    for c in &args.clusters {
+    for c in args.clusters.iter().chain(&args.reissue_tokens) {
         validate_cluster_name(c).exit_kind(ExitKind::Usage)?;
     }
     if args.max_new_streams_per_second.is_nan() || args.max_new_streams_per_second <= 0.0 {
@@ -91,8 +97,8 @@ pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
             .with_context(|| format!("opening the token store in {}", state_dir.display()))
             .exit_kind(ExitKind::Environment)?,
     );
-    for cluster in &args.clusters {
-        if tokens.is_registered(cluster).await? {
+    for cluster in args.clusters.iter().chain(&args.reissue_tokens) {
+        if tokens.is_registered(cluster).await? && !args.reissue_tokens.contains(cluster) {
             continue;
         }
         let token = tokens.issue(cluster).await?;
@@ -135,7 +141,7 @@ pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
     .await
     .context("starting the management server")
     .exit_kind(ExitKind::Environment)?;
-    for c in &args.clusters {
+    for c in args.clusters.iter().chain(&args.reissue_tokens) {
         server.registry.register(c);
     }
     let cancel = server.shutdown_token();
