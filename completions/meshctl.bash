@@ -969,7 +969,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__serve__subcmd__mgmt__subcmd__server)
-            opts="-n -o -v -q -y -h --relay-listen --admin-listen --state-dir --config-dir --cluster --reissue-token --max-streams --max-connections --max-new-streams-per-second --server-san --client-cert-ttl --heartbeat-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            opts="-n -o -v -q -y -h --relay-listen --admin-listen --state-dir --config-dir --cluster --reissue-token --max-streams --max-connections --max-new-streams-per-second --relay-server-san --server-san --client-cert-ttl --heartbeat-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1012,6 +1012,10 @@ _meshctl() {
                     return 0
                     ;;
                 --server-san)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --relay-server-san)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -252,6 +252,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --max-connections 'Maximum number of open relay connections (with or without a stream); further connections are closed at once'
             cand --max-new-streams-per-second 'Maximum rate of new streams, bootstraps and renewals (per second, bursts of one second''s worth)'
             cand --server-san 'Extra DNS name or IP for the server certificate (repeatable), in addition to localhost, 127.0.0.1, ::1 and the mesh-mgmt-server Service names. Only used when the PKI is first created'
+            cand --relay-server-san 'Extra DNS name or IP for the server certificate (repeatable), in addition to localhost, 127.0.0.1, ::1 and the mesh-mgmt-server Service names. Only used when the PKI is first created'
             cand --client-cert-ttl 'Lifetime of agent client certificates (agents renew after two thirds of it)'
             cand --heartbeat-interval 'How often agents must send a heartbeat; a stream silent for three intervals is closed'
             cand --kubeconfig 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]'
