@@ -70,7 +70,11 @@ pub struct Args {
     /// Extra DNS name or IP for the server certificate (repeatable), in addition to
     /// localhost, 127.0.0.1, ::1 and the mesh-mgmt-server Service names. Only used when
     /// the PKI is first created
-    #[arg(long = "server-san", visible_alias = "relay-server-san", value_name = "NAME")]
+    #[arg(
+        long = "server-san",
+        visible_alias = "relay-server-san",
+        value_name = "NAME"
+    )]
     pub server_sans: Vec<String>,
 
     /// Lifetime of agent client certificates (agents renew after two thirds of it)
