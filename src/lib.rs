@@ -5,6 +5,7 @@ pub mod agent;
 pub mod api;
 pub mod check;
 pub mod cli;
+pub mod cluster;
 pub mod exit;
 pub mod kube;
 pub mod license;

@@ -16,6 +16,7 @@ type Responder = dyn Fn(&str, &str, &Value) -> (u16, Value) + Send + Sync;
 pub struct MockApi {
     client: kube::Client,
     requests: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<Value>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -41,7 +42,9 @@ impl MockApi {
         let respond: Arc<Responder> = Arc::new(respond);
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&requests);
+        let body_log = Arc::clone(&bodies);
         let task = tokio::spawn(async move {
             while let Some((request, send)) = handle.next_request().await {
                 let method = request.method().to_string();
@@ -49,6 +52,7 @@ impl MockApi {
                 log.lock().unwrap().push(format!("{method} {target}"));
                 let bytes = request.into_body().collect_bytes().await.unwrap();
                 let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                body_log.lock().unwrap().push(body.clone());
                 let (status, reply) = respond(&method, &target, &body);
                 let response = Response::builder()
                     .status(status)
@@ -61,6 +65,7 @@ impl MockApi {
         Self {
             client: kube::Client::new(service, "default"),
             requests,
+            bodies,
             task,
         }
     }
@@ -82,6 +87,7 @@ impl MockApi {
         Self {
             client: kube::Client::new(service, "default"),
             requests,
+            bodies: Arc::default(),
             task,
         }
     }
@@ -98,6 +104,13 @@ impl MockApi {
     /// Every request so far, as `METHOD path?query`.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// Every request so far with its JSON body (`null` when it had none), in order.
+    pub fn calls(&self) -> Vec<(String, Value)> {
+        let requests = self.requests();
+        let bodies = self.bodies.lock().unwrap().clone();
+        requests.into_iter().zip(bodies).collect()
     }
 }
 

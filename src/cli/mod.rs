@@ -48,7 +48,7 @@ pub enum Command {
     Upgrade(upgrade::Args),
     Uninstall(uninstall::Args),
     Check(check::Args),
-    /// Workload clusters and their relay state
+    /// Register workload clusters with the management server, deregister and list them
     #[command(subcommand)]
     Cluster(cluster::Command),
     Demo(demo::Args),

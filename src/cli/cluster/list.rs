@@ -1,135 +1,83 @@
-//! `meshctl cluster list`: the relay table of a management server (its admin API).
+//! `meshctl cluster list`: registrations joined with the server's live relay view.
 
-use std::time::Duration;
+use kube::api::{Api, ListParams};
 
+use crate::api::KubernetesCluster;
 use crate::cli::Context;
-use crate::cli::duration::parse_duration;
-use crate::exit::{ExitKind, Outcome, ResultExt};
-use crate::output::{Render, Style, table};
-use crate::server::admin::ClusterList;
-use crate::server::admin_client;
-use crate::server::registry::ClusterStatus;
+use crate::cluster::list::{ClusterListing, join};
+use crate::cluster::{Side, preflight};
+use crate::exit::Outcome;
 
-/// List registered clusters with their relay state, versions and last contact
+use super::{admin_source, connect};
+
+/// List registered clusters: registered, connected, agent version and skew, last seen, snapshot
+/// age and size, certificate expiry
+///
+/// Reads the KubernetesCluster resources and the management server's GET /api/v1/clusters
+/// (through the API server's service proxy, or --mgmt-admin-address). Always exits 0: it is a
+/// listing; `meshctl check` judges.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Admin address (host:port) of the management server, e.g. a port-forward to
-    /// mesh-mgmt-server:9091
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9091")]
-    pub admin_address: String,
+    /// Kubeconfig context of the management cluster [default: --context]
+    #[arg(long, value_name = "CONTEXT")]
+    pub mgmt_context: Option<String>,
 
-    /// How long to wait for the management server
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub timeout: Duration,
-}
-
-fn ago(t: Option<jiff::Timestamp>) -> String {
-    match t {
-        None => "-".into(),
-        Some(t) => {
-            let secs = jiff::Timestamp::now().as_second() - t.as_second();
-            match secs {
-                s if s < 0 => "now".into(),
-                s if s < 120 => format!("{s}s ago"),
-                s if s < 7200 => format!("{}m ago", s / 60),
-                s if s < 172_800 => format!("{}h ago", s / 3600),
-                s => format!("{}d ago", s / 86_400),
-            }
-        }
-    }
-}
-
-fn until(t: Option<jiff::Timestamp>) -> String {
-    match t {
-        None => "-".into(),
-        Some(t) => {
-            let secs = t.as_second() - jiff::Timestamp::now().as_second();
-            if secs <= 0 {
-                "expired".into()
-            } else if secs < 7200 {
-                format!("in {}m", secs / 60)
-            } else if secs < 172_800 {
-                format!("in {}h", secs / 3600)
-            } else {
-                format!("in {}d", secs / 86_400)
-            }
-        }
-    }
-}
-
-fn row(c: &ClusterStatus) -> Vec<String> {
-    let config = match (c.applied_config_version, c.desired_config_version) {
-        (Some(a), Some(d)) if a == d && c.config_errors.is_empty() => format!("{a} (in sync)"),
-        (Some(a), Some(d)) if a == d => format!("{a} ({} errors)", c.config_errors.len()),
-        (Some(a), Some(d)) => format!("{a}/{d}"),
-        (None, Some(d)) => format!("-/{d}"),
-        (a, None) => a.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-    };
-    vec![
-        c.name.clone(),
-        if c.connected {
-            "yes".into()
-        } else {
-            "no".into()
-        },
-        c.agent_version.clone().unwrap_or_else(|| "-".into()),
-        ago(c.last_seen),
-        format!("{} ({} B)", c.snapshot_resources, c.snapshot_bytes),
-        config,
-        until(c.cert_not_after),
-    ]
-}
-
-impl Render for ClusterList {
-    fn render_table(&self, _: &Style) -> String {
-        if self.clusters.is_empty() {
-            return "No clusters registered.\n".into();
-        }
-        table::table(
-            [
-                "NAME",
-                "CONNECTED",
-                "AGENT",
-                "LAST SEEN",
-                "SNAPSHOT",
-                "CONFIG",
-                "CERT EXPIRES",
-            ],
-            self.clusters.iter().map(row),
-        )
-    }
+    /// Reach the server's admin API at HOST:PORT (e.g. a port-forward) instead of through the
+    /// Kubernetes API server's service proxy
+    #[arg(long, value_name = "HOST:PORT")]
+    pub mgmt_admin_address: Option<String>,
 }
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
-    let list = admin_client::clusters(&args.admin_address, args.timeout)
+    let namespace = ctx.namespace().to_owned();
+    let mgmt = connect(ctx, args.mgmt_context.clone(), Side::Mgmt)
+        .await?
+        .cluster;
+    let mut listing = ClusterListing::default();
+    let api: Api<KubernetesCluster> = Api::namespaced(mgmt.client.clone(), &namespace);
+    let registered = match mgmt
+        .call("list KubernetesClusters", api.list(&ListParams::default()))
         .await
-        .exit_kind(ExitKind::Environment)?;
-    ctx.printer().data(&list)?;
-    Ok(Outcome::Success)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_shows_state_and_sync() {
-        let list = ClusterList {
-            clusters: vec![ClusterStatus {
-                name: "cluster-1".into(),
-                connected: true,
-                agent_version: Some("0.1.0".into()),
-                snapshot_resources: 3,
-                snapshot_bytes: 120,
-                applied_config_version: Some(2),
-                desired_config_version: Some(2),
-                ..ClusterStatus::default()
-            }],
-        };
-        let text = list.render_table(&Style::new(false));
-        assert!(text.contains("cluster-1"));
-        assert!(text.contains("yes"));
-        assert!(text.contains("2 (in sync)"));
-        assert!(text.contains("3 (120 B)"));
+    {
+        Ok(list) => list.items,
+        Err(err) => {
+            listing
+                .warnings
+                .push(format!("cannot list the registrations: {err}"));
+            Vec::new()
+        }
+    };
+    let source = admin_source(&mgmt, &namespace, args.mgmt_admin_address.as_deref());
+    let relay = match tokio::time::timeout(mgmt.timeout, source.clusters()).await {
+        Ok(Ok(clusters)) => Some(clusters),
+        Ok(Err(err)) => {
+            listing.warnings.push(format!(
+                "{err}: showing registrations only ({})",
+                source.unreachable_hint()
+            ));
+            None
+        }
+        Err(_) => {
+            listing.warnings.push(format!(
+                "{} did not answer: showing registrations only",
+                source.describe()
+            ));
+            None
+        }
+    };
+    listing.server_version = preflight::server(&mgmt, &namespace)
+        .await
+        .ok()
+        .and_then(|s| s.version);
+    listing.clusters = join(
+        &registered,
+        relay.as_deref(),
+        listing.server_version.as_deref(),
+        jiff::Timestamp::now(),
+    );
+    for warning in &listing.warnings {
+        ctx.printer().warn(warning);
     }
+    ctx.printer().data(&listing)?;
+    Ok(Outcome::Success)
 }
