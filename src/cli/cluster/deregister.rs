@@ -6,7 +6,7 @@ use crate::cluster::deregister::{self, Deregistration};
 use crate::exit::Outcome;
 use crate::relay::identity::validate_cluster_name;
 
-use super::{ContextArgs, connect, fail};
+use super::{ContextArgs, connect, fail, resolve_contexts};
 
 /// Remove a workload cluster: the agent, the copied Secrets and the agent's certificate on the
 /// workload cluster, the token and the KubernetesCluster on the management cluster
@@ -34,6 +34,11 @@ pub struct Args {
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     validate_cluster_name(&args.name).map_err(|e| fail(e.into()))?;
     let namespace = ctx.namespace().to_owned();
+    let mut contexts = vec![args.contexts.mgmt_context.clone()];
+    if !args.mgmt_only {
+        contexts.push(args.contexts.remote_context.clone());
+    }
+    resolve_contexts(ctx, &contexts).await?;
     let mgmt = connect(ctx, args.contexts.mgmt_context.clone(), Side::Mgmt)
         .await?
         .cluster;

@@ -59,6 +59,19 @@ pub struct Connected {
     pub identity: ClusterIdentity,
 }
 
+/// Resolves every context first, so that a missing one is reported (with the available ones) before
+/// any cluster is contacted.
+pub async fn resolve_contexts(ctx: &Context, contexts: &[Option<String>]) -> anyhow::Result<()> {
+    for context in contexts {
+        ctx.kube()
+            .with_context(context.clone())
+            .config()
+            .await
+            .map_err(|e| classify(ExitKind::Environment, e))?;
+    }
+    Ok(())
+}
+
 /// Builds the client of `context` (a context missing from the kubeconfig lists the available ones,
 /// exit 3), checks the API server answers, and reads its identity.
 pub async fn connect(

@@ -15,7 +15,7 @@ use crate::cluster::{
 use crate::exit::Outcome;
 use crate::relay::identity::validate_cluster_name;
 
-use super::{ContextArgs, admin_source, connect, fail};
+use super::{ContextArgs, admin_source, connect, fail, resolve_contexts};
 
 /// Register a workload cluster: token, root CA and agent on the remote, KubernetesCluster on the
 /// management cluster; then wait until the agent is connected
@@ -74,6 +74,14 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let namespace = ctx.namespace().to_owned();
     let name = args.name.clone();
     let progress = printer.progress();
+    resolve_contexts(
+        ctx,
+        &[
+            args.contexts.mgmt_context.clone(),
+            args.contexts.remote_context.clone(),
+        ],
+    )
+    .await?;
     let spinner = progress.spinner("pre-flight: connecting to both clusters");
     let mgmt = connect(ctx, args.contexts.mgmt_context.clone(), Side::Mgmt).await?;
     let remote_c = connect(ctx, args.contexts.remote_context.clone(), Side::Remote).await?;

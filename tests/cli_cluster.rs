@@ -1,0 +1,217 @@
+//! `meshctl cluster register|deregister|list` from the outside: bad input and what it exits with.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use assert_cmd::Command;
+
+fn meshctl() -> Command {
+    let mut cmd = Command::cargo_bin("meshctl").unwrap();
+    cmd.env_remove("RUST_LOG")
+        .env_remove("MESHCTL_NAMESPACE")
+        .env("NO_COLOR", "1")
+        .env("CI", "1");
+    cmd
+}
+
+fn kubeconfig(dir: &tempfile::TempDir, server: &str) -> std::path::PathBuf {
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\ncontexts:\n- name: mgmt\n  context: {{cluster: c, user: u}}\n- name: also-mgmt\n  context: {{cluster: c, user: u}}\ncurrent-context: mgmt\nusers:\n- name: u\n  user: {{token: t}}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn unused_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A plain-HTTP stand-in for an API server: answers `/version` and the kube-system namespace.
+fn fake_api_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).is_err() || header == "\r\n" || header.is_empty() {
+                    break;
+                }
+            }
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .to_owned();
+            let body = if path.starts_with("/version") {
+                r#"{"major":"1","minor":"33","gitVersion":"v1.33.0","gitCommit":"x","gitTreeState":"clean","buildDate":"2026-01-01T00:00:00Z","goVersion":"go1.24","compiler":"gc","platform":"linux/amd64"}"#.to_owned()
+            } else if path.starts_with("/api/v1/namespaces/kube-system") {
+                r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system","uid":"same-uid"}}"#.to_owned()
+            } else {
+                r#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":404,"reason":"NotFound","message":"not found"}"#.to_owned()
+            };
+            let status = if body.contains("\"code\":404") {
+                "404 Not Found"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    address
+}
+
+#[test]
+fn an_invalid_name_is_a_usage_error_before_any_cluster_is_touched() {
+    let out = meshctl()
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .args(["cluster", "register", "East_1"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(err.contains("is not a DNS label"), "{err}");
+    meshctl()
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .args(["cluster", "deregister", "-x"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_bad_relay_address_is_a_usage_error() {
+    let out = meshctl()
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .args(["cluster", "register", "east", "--relay-address", "relay"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(out).unwrap().contains("is not HOST:PORT"));
+}
+
+#[test]
+fn an_unknown_context_lists_the_available_ones_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(&dir, &format!("https://127.0.0.1:{}", unused_port()));
+    for args in [
+        vec!["cluster", "register", "east", "--remote-context", "nope"],
+        vec!["cluster", "list", "--mgmt-context", "nope"],
+        vec!["cluster", "deregister", "east", "--mgmt-context", "nope"],
+    ] {
+        let out = meshctl()
+            .arg("--kubeconfig")
+            .arg(&config)
+            .args(&args)
+            .assert()
+            .code(3)
+            .get_output()
+            .stderr
+            .clone();
+        let err = String::from_utf8(out).unwrap();
+        assert!(
+            err.contains("context 'nope' not found")
+                && err.contains("available contexts: mgmt, also-mgmt"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_cluster_is_an_environment_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(&dir, &format!("https://127.0.0.1:{}", unused_port()));
+    let out = meshctl()
+        .arg("--kubeconfig")
+        .arg(&config)
+        .args(["--request-timeout", "5s", "cluster", "register", "east"])
+        .assert()
+        .code(3)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(
+        err.contains("cannot reach the management cluster (current context)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_management_cluster_as_remote_needs_self() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(&dir, &fake_api_server());
+    let out = meshctl()
+        .arg("--kubeconfig")
+        .arg(&config)
+        .args([
+            "cluster",
+            "register",
+            "east",
+            "--mgmt-context",
+            "mgmt",
+            "--remote-context",
+            "also-mgmt",
+        ])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(
+        err.contains("the remote context (also-mgmt) points at the management cluster (mgmt): same kube-system namespace UID")
+            && err.contains("Pass --self"),
+        "{err}"
+    );
+    // With --self it gets past that check, to the next one: no management server installed.
+    let out = meshctl()
+        .arg("--kubeconfig")
+        .arg(&config)
+        .args(["cluster", "register", "east", "--self"])
+        .assert()
+        .code(3)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(
+        err.contains("management server is not installed in namespace mesh-system"),
+        "{err}"
+    );
+}
+
+#[test]
+fn mgmt_only_and_remote_context_conflict() {
+    meshctl()
+        .args([
+            "cluster",
+            "deregister",
+            "east",
+            "--mgmt-only",
+            "--remote-context",
+            "x",
+        ])
+        .assert()
+        .code(2);
+}
