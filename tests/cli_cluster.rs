@@ -215,3 +215,40 @@ fn mgmt_only_and_remote_context_conflict() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn list_exits_zero_and_warns_when_nothing_can_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(&dir, &fake_api_server());
+    let out = meshctl()
+        .arg("--kubeconfig")
+        .arg(&config)
+        .args(["cluster", "list"])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stdout.contains("No clusters registered"), "{stdout}");
+    assert!(
+        stderr.contains("warning: cannot list the registrations"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("mesh-mgmt-server-admin") && stderr.contains("showing registrations only"),
+        "{stderr}"
+    );
+    let out = meshctl()
+        .arg("--kubeconfig")
+        .arg(&config)
+        .args(["cluster", "list", "-o", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["clusters"], serde_json::json!([]));
+    assert_eq!(json["warnings"].as_array().unwrap().len(), 2);
+}

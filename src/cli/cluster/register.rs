@@ -226,12 +226,18 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
                 args.mgmt_admin_address.as_deref(),
             )),
         };
-        let spinner = printer.progress().spinner("waiting for the agent");
-        let on_step = |step: &Step| match step {
-            Step::Done => spinner.set_message("connected"),
-            Step::Waiting { step, message } => {
-                spinner.set_message(format!("waiting ({step}): {message}"))
+        let waiting = printer.progress();
+        let spinner = waiting.spinner("waiting for the agent");
+        // Without a terminal the spinner is hidden: each new step becomes a line on stderr instead.
+        let on_step = |step: &Step| {
+            let text = match step {
+                Step::Done => "connected, snapshot received".to_owned(),
+                Step::Waiting { step, message } => format!("waiting ({step}): {message}"),
+            };
+            if !waiting.is_enabled() {
+                printer.note(&text);
             }
+            spinner.set_message(text);
         };
         let result = cluster::wait::until_connected(&target, args.timeout, &on_step).await;
         spinner.finish_and_clear();
