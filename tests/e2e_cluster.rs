@@ -338,7 +338,7 @@ async fn register_connects_deregister_leaves_nothing_and_register_works_again() 
     for round in ["first", "again"] {
         let summary = register(&env, &mgmt_ns, &agent_ns.name, server.relay_port);
         assert_eq!(summary["name"], CLUSTER, "{round}: {summary}");
-        assert_eq!(summary["agentNamespace"], agent_ns.name.as_str());
+        assert_eq!(summary["agent_namespace"], agent_ns.name.as_str());
         assert_eq!(summary["connected"], Value::Null);
         let written: Vec<String> = summary["objects"]
             .as_array()
@@ -369,7 +369,7 @@ async fn register_connects_deregister_leaves_nothing_and_register_works_again() 
 
         let mut agent = start_agent(&env, &agent_ns.name, server.relay_port);
         let row = wait_connected(&env, &mgmt_ns, &server, &mut agent);
-        assert!(row["agentVersion"].is_string(), "{row}");
+        assert!(row["agent_version"].is_string(), "{row}");
         agent.stop();
 
         let report = deregister(&env, &mgmt_ns);

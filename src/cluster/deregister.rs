@@ -37,7 +37,6 @@ pub struct Removed {
 
 /// The deregistration report.
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Deregistration {
     pub name: String,
     pub removed: Vec<Removed>,

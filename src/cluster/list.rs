@@ -13,7 +13,6 @@ use crate::output::{Render, Style, table};
 
 /// One cluster row.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ClusterRow {
     pub name: String,
     /// A KubernetesCluster exists for it.
@@ -32,7 +31,6 @@ pub struct ClusterRow {
 
 /// The listing.
 #[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ClusterListing {
     pub server_version: Option<String>,
     pub clusters: Vec<ClusterRow>,

@@ -20,7 +20,6 @@ pub struct Written {
 
 /// The registration summary.
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Registration {
     pub name: String,
     pub mgmt_namespace: String,
@@ -136,7 +135,7 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["objects"][0]["cluster"], "mgmt");
         assert_eq!(json["objects"][0]["kind"], "Secret");
-        assert_eq!(json["relayAddress"]["source"], "flag");
+        assert_eq!(json["relay_address"]["source"], "flag");
         assert_eq!(json["connected"], serde_json::Value::Null);
     }
 }
