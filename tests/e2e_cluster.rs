@@ -233,6 +233,14 @@ async fn leftovers(
                 .await
                 .unwrap()
                 .items
+                .into_iter()
+                // Only this run's namespaces (a namespace of an earlier run may still be terminating).
+                .filter(|i| {
+                    i.metadata
+                        .namespace
+                        .as_deref()
+                        .is_none_or(|ns| ns == mgmt_ns || ns == agent_ns)
+                })
             {
                 found.push(format!(
                     "{} {:?}/{}",
