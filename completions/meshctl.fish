@@ -43,7 +43,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "install" -d 'Instal
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "upgrade" -d 'Upgrade an existing installation to this meshctl\'s version'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Delete what meshctl installed in the namespace (by label), and wait until it is gone'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Diagnose an installation, or with --pre a cluster before install'
-complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "cluster" -d 'Workload clusters and their relay state'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "cluster" -d 'Register workload clusters with the management server, deregister and list them'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo" -d 'Run a management server and two agents on loopback with sample clusters (no Kubernetes needed)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "serve" -d 'Run the management server or the agent (long-running)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "license" -d 'Manage license keys: check, show and apply them; keygen and issue for issuers'
@@ -142,23 +142,68 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s q -l quiet -d 
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -l context -d 'Kubeconfig context to use [default: the current context]' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s n -l namespace -d 'Namespace meshctl is installed in' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
 yaml\t'YAML with the same fields as JSON'"
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from list" -f -a "list" -d 'List registered clusters with their relay state, versions and last contact'
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l admin-address -d 'Admin address (host:port) of the management server, e.g. a port-forward to mesh-mgmt-server:9091' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l timeout -d 'How long to wait for the management server' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -f -a "register" -d 'Register a workload cluster: token, root CA and agent on the remote, KubernetesCluster on the management cluster; then wait until the agent is connected'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -f -a "deregister" -d 'Remove a workload cluster: the agent, the copied Secrets and the agent\'s certificate on the workload cluster, the token and the KubernetesCluster on the management cluster'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -f -a "list" -d 'List registered clusters: registered, connected, agent version and skew, last seen, snapshot age and size, certificate expiry'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l mgmt-context -d 'Kubeconfig context of the management cluster [default: --context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l remote-context -d 'Kubeconfig context of the workload cluster [default: --context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l relay-address -d 'HOST:PORT of the relay as reachable from the workload cluster [default: discovered from the mesh-mgmt-server Service]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l wait -d 'Wait until the server reports the cluster connected (--wait=false to return after writing)' -r -f -a "true\t''
+false\t''"
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l timeout -d 'How long to wait for the connection, e.g. 90s, 5m' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l mgmt-admin-address -d 'Read the server\'s relay view at HOST:PORT (e.g. a port-forward to its admin port) instead of through the Kubernetes API server\'s service proxy' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -s f -l values -d 'Values file (YAML); repeatable, later files win' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l set -d 'Set a value: a.b=c, list[0]=x, list={x,y}, a\\.b=c (typed: true/false/null/integers); repeatable' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l set-string -d 'Set a value, always as a string; repeatable' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l self -d 'Allow the workload cluster to be the management cluster itself (single-cluster setups)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -l mgmt-context -d 'Kubeconfig context of the management cluster [default: --context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -l remote-context -d 'Kubeconfig context of the workload cluster [default: --context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -l mgmt-only -d 'Only clean the management cluster (the workload cluster is unreachable or gone)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l mgmt-context -d 'Kubeconfig context of the management cluster [default: --context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l mgmt-admin-address -l admin-address -d 'Reach the server\'s admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server\'s service proxy' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l timeout -d 'Timeout of each call to the admin API' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l context -d 'Kubeconfig context to use [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -s n -l namespace -d 'Namespace meshctl is installed in' -r

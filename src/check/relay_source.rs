@@ -37,6 +37,10 @@ pub struct ClusterRelayStatus {
     pub snapshot_version: u64,
     #[serde(alias = "snapshotResources")]
     pub snapshot_resources: u64,
+    #[serde(alias = "snapshotBytes")]
+    pub snapshot_bytes: u64,
+    #[serde(alias = "desiredConfigVersion")]
+    pub desired_config_version: Option<u64>,
     #[serde(alias = "appliedConfigVersion")]
     pub applied_config_version: Option<u64>,
     #[serde(alias = "certNotAfter", alias = "cert_expiry", alias = "certExpiry")]

@@ -22,11 +22,19 @@ pub struct ClusterRow {
     pub agent_version: Option<String>,
     /// `same`, `older`, `newer` than the server, or `null` when unknown.
     pub version_skew: Option<String>,
+    pub connected_since: Option<Timestamp>,
     pub last_seen: Option<Timestamp>,
-    /// Seconds since the last snapshot, when the server says.
+    /// Version of the last snapshot received.
+    pub snapshot_version: Option<u64>,
+    /// Seconds since the last snapshot, when known.
     pub snapshot_age_seconds: Option<i64>,
     pub snapshot_resources: Option<u64>,
-    pub cert_expiry: Option<Timestamp>,
+    pub snapshot_bytes: Option<u64>,
+    pub desired_config_version: Option<u64>,
+    pub applied_config_version: Option<u64>,
+    /// Expiry of the agent's relay client certificate.
+    pub cert_not_after: Option<Timestamp>,
+    pub last_disconnect_reason: Option<String>,
 }
 
 /// The listing.
@@ -79,10 +87,12 @@ pub fn join(
                 registered: true,
                 connected: kc.status.as_ref().map(|s| s.connected),
                 agent_version: status.agent_version.clone(),
+                connected_since: time(&status.connected_since),
                 last_seen: time(&status.last_seen),
+                snapshot_version: status.snapshot_version.and_then(|v| u64::try_from(v).ok()),
                 snapshot_age_seconds: snapshot_at.map(|t| now.as_second() - t.as_second()),
                 snapshot_resources: status.resources.and_then(|r| u64::try_from(r).ok()),
-                cert_expiry: time(&status.cert_expiry),
+                cert_not_after: time(&status.cert_expiry),
                 ..ClusterRow::default()
             },
         );
@@ -94,11 +104,15 @@ pub fn join(
         });
         row.connected = Some(live.connected);
         row.agent_version = live.agent_version.clone().or(row.agent_version.take());
+        row.connected_since = live.connected_since.or(row.connected_since);
         row.last_seen = live.last_seen.or(row.last_seen);
-        if live.snapshot_version > 0 {
-            row.snapshot_resources = Some(live.snapshot_resources);
-        }
-        row.cert_expiry = live.cert_not_after.or(row.cert_expiry);
+        row.snapshot_version = Some(live.snapshot_version);
+        row.snapshot_resources = Some(live.snapshot_resources);
+        row.snapshot_bytes = Some(live.snapshot_bytes);
+        row.desired_config_version = live.desired_config_version;
+        row.applied_config_version = live.applied_config_version;
+        row.cert_not_after = live.cert_not_after.or(row.cert_not_after);
+        row.last_disconnect_reason = live.last_disconnect_reason.clone();
     }
     for row in rows.values_mut() {
         row.version_skew = match (&row.agent_version, server_version) {
@@ -153,7 +167,7 @@ impl Render for ClusterListing {
                 c.snapshot_resources
                     .map(|r| r.to_string())
                     .unwrap_or_else(|| "-".into()),
-                c.cert_expiry
+                c.cert_not_after
                     .map(|t| t.strftime("%Y-%m-%d").to_string())
                     .unwrap_or_else(|| "-".into()),
             ]

@@ -4,6 +4,7 @@
 pub mod deregister;
 pub mod list;
 pub mod register;
+pub mod server_table;
 
 use std::sync::Arc;
 use std::time::Duration;
