@@ -362,6 +362,7 @@ async fn register_connects_deregister_leaves_nothing_and_register_works_again() 
             .collect();
         for expected in [
             format!("KubernetesCluster {CLUSTER}"),
+            format!("Secret relay-identity-token-{CLUSTER}"),
             "Secret relay-identity-token".to_owned(),
             "Deployment mesh-agent".to_owned(),
         ] {

@@ -7,12 +7,14 @@ use crate::cli::duration::parse_duration;
 use crate::cli::release::{ValuesArgs, values_input};
 use crate::cluster::plan::Registration;
 use crate::cluster::preflight::{self, same_cluster};
+use crate::cluster::token::TokenAction;
 use crate::cluster::wait::{Step, Target};
 use crate::cluster::{
     self, AGENT_COMPONENT, ClusterError, REGISTRATION_COMPONENT, Side, registration_labels,
     relay_address, remote, token,
 };
 use crate::exit::Outcome;
+use crate::kube::apply::{Applied, ApplyAction};
 use crate::relay::identity::validate_cluster_name;
 
 use super::{ContextArgs, admin_source, connect, fail, resolve_contexts};
@@ -168,6 +170,20 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         objects: Vec::new(),
         connected: None,
     };
+    summary.add(
+        Side::Mgmt,
+        [Applied {
+            kind: "Secret".into(),
+            namespace: Some(namespace.clone()),
+            name: cluster::token_secret_name(&name),
+            component: REGISTRATION_COMPONENT.into(),
+            action: match ensured.action {
+                TokenAction::Created => ApplyAction::Created,
+                TokenAction::Reissued => ApplyAction::Configured,
+                TokenAction::Reused | TokenAction::AlreadyUsed => ApplyAction::Unchanged,
+            },
+        }],
+    );
     let kc = cluster::record::apply(
         &mgmt_c,
         &namespace,
