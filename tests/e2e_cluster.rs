@@ -281,11 +281,16 @@ struct Uninstall<'a> {
 
 impl Drop for Uninstall<'_> {
     fn drop(&mut self) {
-        let _ = meshctl(
-            self.env,
-            &self.namespace,
-            &["uninstall", "--yes", "--timeout", "60s"],
-        );
+        let mut args = vec![
+            "uninstall".to_owned(),
+            "--yes".to_owned(),
+            "--timeout".to_owned(),
+            "60s".to_owned(),
+        ];
+        if let Some(c) = &self.env.mgmt_context {
+            args.extend(["--context".to_owned(), c.clone()]);
+        }
+        let _ = meshctl(self.env, &self.namespace, &args);
     }
 }
 
