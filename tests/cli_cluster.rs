@@ -252,3 +252,211 @@ fn list_exits_zero_and_warns_when_nothing_can_be_read() {
     assert_eq!(json["clusters"], serde_json::json!([]));
     assert_eq!(json["warnings"].as_array().unwrap().len(), 2);
 }
+
+type Log = std::sync::Arc<std::sync::Mutex<Vec<(String, String, serde_json::Value)>>>;
+
+/// A plain-HTTP API server answering with `respond(method, path, body)`, logging every request.
+fn scripted_api_server(
+    respond: fn(&str, &str, &serde_json::Value) -> (u16, serde_json::Value),
+) -> (String, Log) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let log: Log = Log::default();
+    let requests = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let requests = requests.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut length = 0usize;
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+                        return;
+                    }
+                    let body: serde_json::Value =
+                        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                    let mut parts = request_line.split_whitespace();
+                    let method = parts.next().unwrap_or("").to_owned();
+                    let path = parts.next().unwrap_or("").to_owned();
+                    let (code, answer) = respond(&method, &path, &body);
+                    requests.lock().unwrap().push((method, path, body));
+                    let answer = answer.to_string();
+                    if write!(
+                        stream,
+                        "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    )
+                    .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (address, log)
+}
+
+fn api_answer(method: &str, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    use serde_json::json;
+    let not_found = (
+        404,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound", "message": "not found"}),
+    );
+    let path_only = path.split('?').next().unwrap_or(path);
+    match (method, path_only) {
+        ("GET", "/version") => (
+            200,
+            json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0", "gitCommit": "x", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"}),
+        ),
+        ("GET", "/api/v1/namespaces/kube-system") => (
+            200,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system", "uid": "u1"}}),
+        ),
+        ("GET", "/apis/apps/v1/namespaces/mesh-system/deployments/mesh-mgmt-server") => (
+            200,
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "mesh-mgmt-server", "labels": {"meshctl.dev/version": "0.1.0"}},
+            "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "s", "image": "reg.example.com/meshctl:0.1.0"}]}}}}),
+        ),
+        ("GET", "/api/v1/namespaces/mesh-system/secrets/relay-root-tls-secret") => (
+            200,
+            json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "relay-root-tls-secret"}, "data": {"ca.crt": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="}}),
+        ),
+        ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") => {
+            let mut answer = body.clone();
+            answer["status"] = json!({"allowed": true});
+            (201, answer)
+        }
+        ("GET", p) if p == "/api/v1/secrets" => (
+            200,
+            json!({"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": []}),
+        ),
+        ("POST" | "PATCH", _) => {
+            let mut answer = body.clone();
+            if answer.get("metadata").is_some() {
+                answer["metadata"]["resourceVersion"] = json!("1");
+            }
+            (201, answer)
+        }
+        _ => not_found,
+    }
+}
+
+#[test]
+fn register_writes_both_clusters_in_order_over_the_api() {
+    let (server, log) = scripted_api_server(api_answer);
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(&dir, &server);
+    let out = meshctl()
+        .arg("--kubeconfig")
+        .arg(&config)
+        .args([
+            "cluster",
+            "register",
+            "east",
+            "--self",
+            "--wait=false",
+            "--relay-address",
+            "10.0.0.1:9900",
+            "--set",
+            "namespace=agents",
+            "-o",
+            "json",
+        ])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["token"], "created", "{summary}");
+    assert_eq!(summary["agent_namespace"], "agents");
+    let written: Vec<String> = summary["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {} {}",
+                o["cluster"].as_str().unwrap(),
+                o["kind"].as_str().unwrap(),
+                o["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "mgmt Secret relay-identity-token-east",
+        "mgmt KubernetesCluster east",
+        "remote Namespace agents",
+        "remote Secret relay-root-tls-secret",
+        "remote Secret relay-identity-token",
+        "remote Deployment mesh-agent",
+        "remote ClusterRole meshctl:agents:agent",
+    ] {
+        assert!(
+            written.contains(&expected.to_owned()),
+            "{expected} missing: {written:?}"
+        );
+    }
+    let writes: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, p, _)| m != "GET" && !p.contains("selfsubjectaccessreviews"))
+        .map(|(m, p, _)| format!("{m} {}", p.split('?').next().unwrap()))
+        .collect();
+    // Management side first (token, then the KubernetesCluster), then the workload cluster.
+    assert_eq!(writes[0], "POST /api/v1/namespaces/mesh-system/secrets");
+    assert_eq!(
+        writes[1],
+        "PATCH /apis/admin.meshctl.dev/v1alpha1/namespaces/mesh-system/kubernetesclusters/east"
+    );
+    assert_eq!(writes[2], "PATCH /api/v1/namespaces/agents");
+    assert_eq!(
+        writes[3],
+        "PATCH /api/v1/namespaces/agents/secrets/relay-root-tls-secret"
+    );
+    assert_eq!(
+        writes.last().unwrap(),
+        "PATCH /apis/apps/v1/namespaces/agents/deployments/mesh-agent"
+    );
+    let requests = log.lock().unwrap().clone();
+    let (_, _, deployment) = requests
+        .iter()
+        .rev()
+        .find(|(m, p, _)| m == "PATCH" && p.contains("/deployments/mesh-agent"))
+        .unwrap();
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "reg.example.com/meshctl:0.1.0");
+    assert!(
+        container["args"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("--relay-address=10.0.0.1:9900"))
+    );
+    let (_, _, ca) = requests
+        .iter()
+        .find(|(m, p, _)| m == "PATCH" && p.contains("relay-root-tls-secret"))
+        .unwrap();
+    assert_eq!(ca["data"].as_object().unwrap().len(), 1);
+    // Nothing printed as a warning about the address: 10.0.0.1 is reachable.
+    assert!(!String::from_utf8(out.stderr).unwrap().contains("loopback"));
+}
