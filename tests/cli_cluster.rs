@@ -346,7 +346,7 @@ fn api_answer(method: &str, path: &str, body: &serde_json::Value) -> (u16, serde
             answer["status"] = json!({"allowed": true});
             (201, answer)
         }
-        ("GET", p) if p == "/api/v1/secrets" => (
+        ("GET", "/api/v1/secrets") => (
             200,
             json!({"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": []}),
         ),
