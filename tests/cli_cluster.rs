@@ -460,3 +460,142 @@ fn register_writes_both_clusters_in_order_over_the_api() {
     // Nothing printed as a warning about the address: 10.0.0.1 is reachable.
     assert!(!String::from_utf8(out.stderr).unwrap().contains("loopback"));
 }
+
+fn deregister_answer(
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    use serde_json::json;
+    let labels = json!({"app.kubernetes.io/managed-by": "meshctl", "app.kubernetes.io/component": "agent", "meshctl.dev/cluster": "east"});
+    let mgmt_labels = json!({"app.kubernetes.io/managed-by": "meshctl", "app.kubernetes.io/component": "cluster-registration", "meshctl.dev/cluster": "east"});
+    let path_only = path.split('?').next().unwrap_or(path);
+    let list = |kind: &str, items: serde_json::Value| {
+        (
+            200,
+            json!({"kind": kind, "apiVersion": "v1", "metadata": {}, "items": items}),
+        )
+    };
+    match (method, path_only) {
+        (
+            "GET",
+            "/apis/admin.meshctl.dev/v1alpha1/namespaces/mesh-system/kubernetesclusters/east",
+        ) => (
+            200,
+            json!({
+            "apiVersion": "admin.meshctl.dev/v1alpha1", "kind": "KubernetesCluster",
+            "metadata": {"name": "east", "namespace": "mesh-system", "labels": mgmt_labels, "annotations": {"meshctl.dev/agent-namespace": "agents"}}, "spec": {}}),
+        ),
+        ("GET", "/api/v1/namespaces/mesh-system/secrets/relay-identity-token-east") => (
+            200,
+            json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "relay-identity-token-east", "namespace": "mesh-system", "labels": mgmt_labels}}),
+        ),
+        ("GET", "/apis/apps/v1/deployments") => list(
+            "DeploymentList",
+            json!([{"metadata": {"name": "mesh-agent", "namespace": "agents", "labels": labels}}]),
+        ),
+        ("GET", "/api/v1/secrets") => list(
+            "SecretList",
+            json!([{"metadata": {"name": "relay-identity-token", "namespace": "agents", "labels": labels}}]),
+        ),
+        ("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles") => list(
+            "ClusterRoleList",
+            json!([{"metadata": {"name": "meshctl:agents:agent", "labels": labels}}]),
+        ),
+        ("GET", p)
+            if p.starts_with("/api")
+                && !p.contains("/namespaces/")
+                && p.matches('/').count() <= 5 =>
+        {
+            list("List", json!([]))
+        }
+        ("DELETE", _) => (
+            200,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+        ),
+        _ => api_answer(method, path, body),
+    }
+}
+
+#[test]
+fn deregister_removes_by_label_on_both_clusters_and_reports_each() {
+    let (server, log) = scripted_api_server(deregister_answer);
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(&dir, &server);
+    let out = meshctl()
+        .arg("--kubeconfig")
+        .arg(&config)
+        .args(["cluster", "deregister", "east", "-o", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let removed: Vec<String> = report["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r["cluster"].as_str().unwrap(),
+                r["kind"].as_str().unwrap(),
+                r["name"].as_str().unwrap(),
+                r["result"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        removed,
+        [
+            "remote Deployment mesh-agent deleted",
+            "remote ClusterRole meshctl:agents:agent deleted",
+            "remote Secret relay-identity-token deleted",
+            "mgmt Secret relay-identity-token-east deleted",
+            "mgmt KubernetesCluster east deleted",
+        ],
+        "{report}"
+    );
+    let deletes: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, _, _)| m == "DELETE")
+        .map(|(_, p, _)| p.split('?').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        deletes[0],
+        "/apis/apps/v1/namespaces/agents/deployments/mesh-agent"
+    );
+    assert_eq!(
+        deletes.last().unwrap(),
+        "/apis/admin.meshctl.dev/v1alpha1/namespaces/mesh-system/kubernetesclusters/east"
+    );
+
+    // --mgmt-only: the management side only, and a warning naming what is left.
+    let (server, log) = scripted_api_server(deregister_answer);
+    let config = kubeconfig(&dir, &server);
+    let out = meshctl()
+        .arg("--kubeconfig")
+        .arg(&config)
+        .args(["cluster", "deregister", "east", "--mgmt-only"])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("--mgmt-only: the workload cluster was not cleaned")
+            && stderr.contains("agents/relay-identity-token"),
+        "{stderr}"
+    );
+    let deletes = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, _, _)| m == "DELETE")
+        .count();
+    assert_eq!(deletes, 2);
+}
