@@ -72,19 +72,19 @@ pub fn token_secret_name(cluster: &str) -> String {
 }
 
 /// Labels of an object register creates for `cluster`: the standard ones, the component, and the
-/// cluster.
+/// cluster. Not the install-namespace label: `upgrade` and `uninstall` select on that, and a
+/// registration is only ever removed by `deregister` (in a `--self` setup sharing the management
+/// namespace, an upgrade would otherwise prune the agent).
 pub fn registration_labels(
     cluster: &str,
     component: &str,
     version: &str,
-    namespace: &str,
 ) -> BTreeMap<String, String> {
     BTreeMap::from([
         (labels::MANAGED_BY.to_owned(), labels::MESHCTL.to_owned()),
         (labels::PART_OF.to_owned(), labels::MESHCTL.to_owned()),
         (labels::COMPONENT.to_owned(), component.to_owned()),
         (labels::VERSION.to_owned(), labels::version_value(version)),
-        (labels::INSTALL_NAMESPACE.to_owned(), namespace.to_owned()),
         (CLUSTER_LABEL.to_owned(), cluster.to_owned()),
     ])
 }
@@ -143,7 +143,8 @@ mod tests {
             remote_selector("east"),
             "app.kubernetes.io/managed-by=meshctl,meshctl.dev/cluster=east,app.kubernetes.io/component=agent"
         );
-        let l = registration_labels("east", AGENT_COMPONENT, "1.0.0+x", "ns");
+        let l = registration_labels("east", AGENT_COMPONENT, "1.0.0+x");
+        assert!(!l.contains_key(labels::INSTALL_NAMESPACE));
         assert!(is_managed(Some(&l)));
         assert_eq!(labelled_cluster(Some(&l)), Some("east"));
         assert_eq!(l[labels::VERSION], "1.0.0_x");

@@ -56,6 +56,8 @@ pub fn render_agent(
             .and_then(Value::as_object_mut)
         {
             labels.insert(CLUSTER_LABEL.to_owned(), Value::String(cluster.to_owned()));
+            // Registrations belong to deregister, never to an installation's upgrade or uninstall.
+            labels.remove(crate::manifests::labels::INSTALL_NAMESPACE);
         }
     }
     Ok(documents)

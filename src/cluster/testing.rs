@@ -42,7 +42,7 @@ pub fn secret(
 
 /// Labels of an agent-side object of `cluster`.
 pub fn agent_labels(cluster: &str) -> BTreeMap<String, String> {
-    registration_labels(cluster, super::AGENT_COMPONENT, "0.1.0", "mesh-system")
+    registration_labels(cluster, super::AGENT_COMPONENT, "0.1.0")
 }
 
 /// A 404 answer.

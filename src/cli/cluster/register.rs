@@ -154,8 +154,8 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         .version
         .clone()
         .unwrap_or_else(|| crate::version::VERSION.to_owned());
-    let mgmt_labels = registration_labels(&name, REGISTRATION_COMPONENT, &version, &namespace);
-    let remote_labels = registration_labels(&name, AGENT_COMPONENT, &version, &agent_namespace);
+    let mgmt_labels = registration_labels(&name, REGISTRATION_COMPONENT, &version);
+    let remote_labels = registration_labels(&name, AGENT_COMPONENT, &version);
     spinner.set_message("writing the token and the KubernetesCluster");
     let ensured = token::ensure(&mgmt_c, &namespace, &name, &mgmt_labels, has_cert)
         .await
