@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::check::checks::MGMT_SERVER;
 use crate::check::engine::{Plan, RunOptions};
 use crate::check::junit::to_junit;
 use crate::check::license_source::SecretLicenseSource;
@@ -104,7 +103,7 @@ fn build_plan(
                 source: Arc::new(ServiceProxySource::new(
                     Arc::clone(&mgmt),
                     namespace,
-                    MGMT_SERVER,
+                    crate::cluster::ADMIN_SERVICE,
                     ADMIN_PORT,
                 )),
                 via_kubernetes_api: true,
