@@ -32,6 +32,16 @@ pub trait ConfigSource: Send + Sync + 'static {
     /// Whether the source has loaded its inputs. Until then nothing is pushed, so that
     /// a restarting server never withdraws configuration agents hold.
     fn is_ready(&self) -> bool;
+    /// Whether `cluster`'s configuration may be pushed (by default: when the source is ready).
+    /// The translating source also waits for the cluster's snapshot to be translated, so that a
+    /// restarted server never withdraws what an agent holds before it knows the cluster.
+    fn is_ready_for(&self, _cluster: &str) -> bool {
+        self.is_ready()
+    }
+    /// Extra routes this source serves on the admin port (the translator's catalog and statuses).
+    fn admin_routes(&self) -> Option<axum::Router> {
+        None
+    }
 }
 
 /// A configuration set programmatically: empty for every cluster until `set`.
@@ -101,6 +111,11 @@ impl StaticConfigSource {
         drop(g);
         self.changes.send_modify(|n| *n += 1);
         generation
+    }
+
+    /// Wakes the subscribers without a change (e.g. when a cluster becomes ready).
+    pub fn touch(&self) {
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Clusters with an explicitly set configuration.

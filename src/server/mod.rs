@@ -4,16 +4,21 @@
 pub mod admin;
 pub mod admin_client;
 pub mod config_source;
+pub mod license_source;
 pub mod limiter;
 pub mod listener;
 pub mod metrics;
 pub mod pki_secrets;
 pub mod pki_store;
+pub mod platform_kube;
+pub mod platform_source;
 pub mod registry;
 pub mod run;
 pub mod service;
 pub mod session;
 pub mod store;
 pub mod tokens;
+pub mod translation;
+pub mod translation_admin;
 
 pub use run::{RelayServer, RunningServer, ServerSettings};

@@ -156,6 +156,7 @@ impl RelayServer {
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(RelayMetrics::new());
         let registry = Arc::new(ClusterRegistry::new(metrics.clone()));
+        let extra_routes = self.config.admin_routes();
         let ctx = Arc::new(RelayContext {
             ca,
             tokens: self.tokens,
@@ -200,7 +201,10 @@ impl RelayServer {
         tracing::info!(address = %relay_addr, "relay listening on {relay_addr}");
 
         if let Some(listener) = admin_listener {
-            let router = admin::router(registry.clone(), metrics.clone(), ready.clone());
+            let mut router = admin::router(registry.clone(), metrics.clone(), ready.clone());
+            if let Some(extra) = extra_routes {
+                router = router.merge(extra);
+            }
             tasks.push(tokio::spawn(admin::serve(
                 listener,
                 router,

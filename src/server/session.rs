@@ -241,7 +241,7 @@ impl Session {
     }
 
     async fn push_config(&mut self, changed_at: Option<Instant>) -> Result<(), String> {
-        if !self.ctx.config.is_ready() {
+        if !self.ctx.config.is_ready_for(&self.handle.cluster) {
             return Ok(());
         }
         let desired = self.ctx.config.desired(&self.handle.cluster);
