@@ -60,7 +60,7 @@ fn start_server(
         "127.0.0.1:0",
         "--state-dir",
         state,
-        "--config-dir",
+        "--raw-config-dir",
         config,
         "--max-new-streams-per-second",
         "100000",

@@ -103,7 +103,7 @@ fn serve_server_and_agent_connect_and_survive_a_server_restart() {
     let (mut server, relay, admin) = start_server(
         &state,
         "127.0.0.1:0",
-        &["--cluster", "c1", "--config-dir", &config_arg],
+        &["--cluster", "c1", "--raw-config-dir", &config_arg],
     );
     let token_file = state.join("tokens/c1.token");
     assert!(token_file.exists(), "token hand-off file written");
@@ -156,7 +156,7 @@ fn serve_server_and_agent_connect_and_survive_a_server_restart() {
     let (mut server2, _relay2, admin2) = start_server(
         &state,
         &relay,
-        &["--cluster", "c1", "--config-dir", &config_arg],
+        &["--cluster", "c1", "--raw-config-dir", &config_arg],
     );
     wait_for_cluster(&admin2, "c1 reconnected", |c| {
         c["name"] == "c1" && c["connected"] == true && c["snapshot_resources"] == 2
@@ -240,7 +240,7 @@ fn serve_help_documents_every_flag() {
         "--relay-listen",
         "--admin-listen",
         "--state-dir",
-        "--config-dir",
+        "--raw-config-dir",
         "--max-streams",
         "--max-new-streams-per-second",
         "--server-san",

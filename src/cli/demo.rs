@@ -1,6 +1,7 @@
 //! `meshctl demo`: a management server and two agents (cluster-1, cluster-2) on
-//! loopback with real bootstrap and mTLS, directory-backed sample clusters, and the
-//! relay table. No Kubernetes needed.
+//! loopback with real bootstrap and mTLS, directory-backed sample clusters, a translation
+//! round (a sample VirtualDestination becomes Istio objects in both clusters) and the relay
+//! table. No Kubernetes needed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,11 +17,15 @@ use crate::cli::duration::parse_duration;
 use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::relay::client::RelayTarget;
 use crate::server::admin::ClusterList;
-use crate::server::config_source::{StaticConfigSource, watch_config_dir};
+use crate::server::config_source::ConfigSource;
 use crate::server::pki_store::DirPkiStore;
+use crate::server::platform_source::{DirPlatformSource, PLATFORM, SourceEvent};
 use crate::server::store::MemoryStateStore;
+use crate::server::store::StateStore;
 use crate::server::tokens::{LocalTokenStore, TokenStore};
+use crate::server::translation::{TranslatingConfigSource, TranslationSettings};
 use crate::server::{RelayServer, RunningServer, ServerSettings};
+use crate::translate::{EntitlementView, InputChange};
 
 const CLUSTERS: [&str; 2] = ["cluster-1", "cluster-2"];
 
@@ -93,46 +98,70 @@ spec:
     )
 }
 
-fn sample_config(cluster: &str) -> String {
-    format!(
-        r#"apiVersion: networking.istio.io/v1
-kind: ServiceEntry
+/// The platform resources the demo's server translates: the two clusters, a workspace over their
+/// `shop` namespaces and a VirtualDestination with locality failover.
+const SAMPLE_PLATFORM: &str = r#"apiVersion: admin.meshctl.dev/v1alpha1
+kind: KubernetesCluster
 metadata:
-  name: web-global
-  namespace: shop
-  labels:
-    app.kubernetes.io/managed-by: meshctl
+  name: cluster-1
+  namespace: mesh-system
 spec:
-  hosts:
-  - web.shop.global
-  location: MESH_INTERNAL
-  resolution: STATIC
+  region: us-east1
+---
+apiVersion: admin.meshctl.dev/v1alpha1
+kind: KubernetesCluster
+metadata:
+  name: cluster-2
+  namespace: mesh-system
+spec:
+  region: us-west1
+---
+apiVersion: admin.meshctl.dev/v1alpha1
+kind: Workspace
+metadata:
+  name: shop
+  namespace: shop-config
+spec:
+  workloadClusters:
+  - name: "*"
+    namespaces: [shop]
+---
+apiVersion: networking.meshctl.dev/v1alpha1
+kind: VirtualDestination
+metadata:
+  name: web
+  namespace: shop-config
+spec:
+  hosts: [web.shop.global]
   ports:
   - number: 80
-    name: http
     protocol: HTTP
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
+  services:
+  - labels:
+      app: web
+  failover:
+    enabled: true
+"#;
+
+/// What tells the translation Istio runs in a sample cluster.
+const SAMPLE_ISTIOD: &str = r#"apiVersion: apps/v1
+kind: Deployment
 metadata:
-  name: web-global
-  namespace: shop
-  labels:
-    app.kubernetes.io/managed-by: meshctl
+  name: istiod
+  namespace: istio-system
 spec:
-  host: web.shop.global
-  trafficPolicy:
-    loadBalancer:
-      localityLbSetting:
-        enabled: true
-    outlierDetection:
-      consecutive5xxErrors: 5
-      interval: 10s
-  exportTo:
-  - "{cluster}"
-"#
-    )
-}
+  selector:
+    matchLabels:
+      app: istiod
+  template:
+    metadata:
+      labels:
+        app: istiod
+    spec:
+      containers:
+      - name: discovery
+        image: docker.io/istio/pilot:1.24.0
+"#;
 
 fn write_if_absent(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
@@ -173,8 +202,8 @@ impl Layout {
     fn server_state(&self) -> PathBuf {
         self.root.join("mgmt-server")
     }
-    fn config_dir(&self) -> PathBuf {
-        self.root.join("mgmt-server/config")
+    fn platform_dir(&self) -> PathBuf {
+        self.root.join("mgmt-server/platform")
     }
     fn source(&self, c: &str) -> PathBuf {
         self.root.join(c).join("cluster")
@@ -189,13 +218,34 @@ impl Layout {
     fn write_samples(&self) -> std::io::Result<()> {
         for (i, c) in CLUSTERS.iter().enumerate() {
             write_if_absent(&self.source(c).join("shop.yaml"), &sample_source(c, i + 1))?;
-            write_if_absent(
-                &self.config_dir().join(c).join("web-global.yaml"),
-                &sample_config(c),
-            )?;
+            write_if_absent(&self.source(c).join("istio.yaml"), SAMPLE_ISTIOD)?;
             std::fs::create_dir_all(self.sink(c))?;
         }
-        Ok(())
+        write_if_absent(&self.platform_dir().join("shop.yaml"), SAMPLE_PLATFORM)
+    }
+
+    /// The objects `cluster`'s agent applied: `Kind namespace/name` and the YAML of each.
+    fn applied(&self, cluster: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = std::fs::read_dir(self.sink(cluster))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+                    .filter_map(|e| {
+                        let text = std::fs::read_to_string(e.path()).ok()?;
+                        let v: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
+                        let title = format!(
+                            "{} {}/{}",
+                            v["kind"].as_str().unwrap_or_default(),
+                            v["metadata"]["namespace"].as_str().unwrap_or_default(),
+                            v["metadata"]["name"].as_str().unwrap_or_default()
+                        );
+                        Some((title, text))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
     }
 }
 
@@ -276,7 +326,11 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             agent_tokens.push(Some(TokenSource::Literal(t)));
         }
     }
-    let config = Arc::new(StaticConfigSource::pending());
+    let translation = TranslatingConfigSource::new(TranslationSettings {
+        wait_for: vec![PLATFORM],
+        ..TranslationSettings::default()
+    });
+    let memory: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
     let server = RelayServer {
         settings: ServerSettings {
             relay_listen: "127.0.0.1:0".parse()?,
@@ -285,20 +339,29 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         },
         pki: Arc::new(DirPkiStore::new(&layout.server_state())),
         tokens,
-        store: Arc::new(MemoryStateStore::new()),
-        config: config.clone(),
+        store: translation.observe(memory.clone()),
+        config: Arc::new(translation.clone()),
     }
     .start()
     .await
     .context("starting the management server")
     .exit_kind(ExitKind::Environment)?;
     let cancel = server.shutdown_token();
-    tokio::spawn(watch_config_dir(
-        layout.config_dir(),
-        config.clone(),
-        Duration::from_secs(1),
-        cancel.clone(),
-    ));
+    // The demo's clusters are directories on this machine: every product is enabled for them.
+    // A real server translates only what its license covers.
+    translation
+        .events()
+        .send(SourceEvent::Changes(vec![InputChange::Entitlements(
+            EntitlementView::all(),
+        )]))
+        .await
+        .context("starting the translation")
+        .exit_kind(ExitKind::Internal)?;
+    translation.start(memory, cancel.clone());
+    tokio::spawn(
+        DirPlatformSource::new(layout.platform_dir(), "mesh-system", Duration::from_secs(1))
+            .run(translation.events(), cancel.clone()),
+    );
 
     let admin = server.admin_addr.map(|a| a.to_string()).unwrap_or_default();
     printer.line(
@@ -311,11 +374,11 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         layout.server_state().join("pki/root-ca.crt").display()
     ))?;
     printer.line(format!(
-        "  admin            http://{admin}  (/metrics, /api/v1/clusters)"
+        "  admin            http://{admin}  (/metrics, /api/v1/clusters, /api/v1/destinations, /api/v1/statuses)"
     ))?;
     printer.line(format!(
-        "  pushed config    {}/<cluster>/",
-        layout.config_dir().display()
+        "  translated       {}  (platform resources; edit them and watch the agents' applied dirs)",
+        layout.platform_dir().display()
     ))?;
 
     let mut agents = Vec::new();
@@ -340,7 +403,15 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         let list = ClusterList {
             clusters: server.registry.list(),
         };
-        if round_trip_done(&list) {
+        let translated = CLUSTERS.iter().all(|c| {
+            let desired = translation.desired(c);
+            !desired.resources.is_empty()
+                && server
+                    .registry
+                    .get(c)
+                    .is_some_and(|s| s.applied_config_version == Some(desired.generation))
+        });
+        if translated && round_trip_done(&list) {
             done = true;
             break;
         }
@@ -353,8 +424,24 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     if done {
         printer.line("")?;
         printer.line(
-            "Both agents connected; their configuration was pushed, applied and acknowledged.",
+            "Both agents connected; the VirtualDestination was translated, pushed, applied and acknowledged.",
         )?;
+        for c in CLUSTERS {
+            printer.line("")?;
+            printer.line(format!("Objects the agent of {c} received:"))?;
+            for (title, _) in layout.applied(c) {
+                printer.line(format!("  {title}"))?;
+            }
+        }
+        if let Some((title, yaml)) = layout
+            .applied(CLUSTERS[0])
+            .into_iter()
+            .find(|(t, _)| t.starts_with("ServiceEntry"))
+        {
+            printer.line("")?;
+            printer.line(format!("{title} in {}:", CLUSTERS[0]))?;
+            printer.line(yaml.trim_end())?;
+        }
     } else {
         for a in &agents {
             if let Some(f) = a.last_failure() {

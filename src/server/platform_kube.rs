@@ -8,7 +8,7 @@ use crate::api::{
     AccessPolicy, KubernetesCluster, RouteTable, TranslationStatus, VirtualDestination,
     VirtualGateway, Workspace,
 };
-use crate::server::platform_source::SourceEvent;
+use crate::server::platform_source::{PLATFORM, SourceEvent};
 use crate::server::translation::TranslatingConfigSource;
 use crate::translate::{InputChange, InputKind, InputRef, PlatformResource};
 use futures::StreamExt;
@@ -115,12 +115,16 @@ impl KubePlatformSource {
     /// Runs the six watchers until `cancel` (or until the receiver is gone).
     pub async fn run(self, events: mpsc::Sender<SourceEvent>, cancel: CancellationToken) {
         let l = &self.ledger;
+        let synced = &SyncCounter {
+            left: std::sync::atomic::AtomicUsize::new(6),
+        };
         tokio::join!(
             watch_kind(
                 self.api::<KubernetesCluster>(),
                 PlatformResource::KubernetesCluster,
                 |_| None,
                 l,
+                synced,
                 &events,
                 &cancel
             ),
@@ -129,6 +133,7 @@ impl KubePlatformSource {
                 PlatformResource::Workspace,
                 |o| Some(o.status.clone().unwrap_or_default()),
                 l,
+                synced,
                 &events,
                 &cancel
             ),
@@ -137,6 +142,7 @@ impl KubePlatformSource {
                 PlatformResource::VirtualDestination,
                 |o| Some(o.status.clone().unwrap_or_default()),
                 l,
+                synced,
                 &events,
                 &cancel
             ),
@@ -145,6 +151,7 @@ impl KubePlatformSource {
                 PlatformResource::RouteTable,
                 |o| Some(o.status.clone().unwrap_or_default()),
                 l,
+                synced,
                 &events,
                 &cancel
             ),
@@ -153,6 +160,7 @@ impl KubePlatformSource {
                 PlatformResource::VirtualGateway,
                 |o| Some(o.status.clone().unwrap_or_default()),
                 l,
+                synced,
                 &events,
                 &cancel
             ),
@@ -161,6 +169,7 @@ impl KubePlatformSource {
                 PlatformResource::AccessPolicy,
                 |o| Some(o.status.clone().unwrap_or_default()),
                 l,
+                synced,
                 &events,
                 &cancel
             ),
@@ -173,6 +182,7 @@ async fn watch_kind<K>(
     wrap: fn(K) -> PlatformResource,
     status_of: fn(&K) -> Option<TranslationStatus>,
     ledger: &Mutex<StatusLedger>,
+    synced: &SyncCounter,
     events: &mpsc::Sender<SourceEvent>,
     cancel: &CancellationToken,
 ) where
@@ -182,6 +192,7 @@ async fn watch_kind<K>(
         .default_backoff()
         .boxed();
     let mut known: BTreeSet<InputRef> = BTreeSet::new();
+    let mut first_sync = true;
     let mut initial: BTreeMap<InputRef, PlatformResource> = BTreeMap::new();
     let observe = |o: &K| {
         let resource = wrap(o.clone());
@@ -197,6 +208,7 @@ async fn watch_kind<K>(
             _ = cancel.cancelled() => return,
             e = stream.next() => e,
         };
+        let mut listed = false;
         let changes = match event {
             None => return,
             Some(Err(e)) => {
@@ -213,6 +225,7 @@ async fn watch_kind<K>(
                 continue;
             }
             Some(Ok(Event::InitDone)) => {
+                listed = true;
                 let now: BTreeSet<InputRef> = initial.keys().cloned().collect();
                 let mut changes: Vec<InputChange> = known
                     .difference(&now)
@@ -244,7 +257,23 @@ async fn watch_kind<K>(
         if !changes.is_empty() && events.send(SourceEvent::Changes(changes)).await.is_err() {
             return;
         }
+        if first_sync && listed {
+            first_sync = false;
+            if synced
+                .left
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+                == 1
+                && events.send(SourceEvent::Synced(PLATFORM)).await.is_err()
+            {
+                return;
+            }
+        }
     }
+}
+
+/// Counts the kinds that have not listed their objects yet.
+struct SyncCounter {
+    left: std::sync::atomic::AtomicUsize,
 }
 
 fn api_resource(kind: InputKind) -> Option<ApiResource> {

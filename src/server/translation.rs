@@ -350,28 +350,29 @@ fn publish(shared: &Shared, delta: &TranslationDelta) {
 /// Marks the source ready once every awaited source has synced, and the clusters whose
 /// snapshots were translated; wakes the sessions when something became ready.
 fn mark_ready(shared: &Shared, translated: Vec<String>) {
-    let mut woke = false;
+    // Clusters first: a session woken below must already see its cluster as ready.
+    let ready = read(&shared.ready_clusters);
+    let new: Vec<String> = translated
+        .into_iter()
+        .filter(|c| !ready.contains(c))
+        .collect();
+    let clusters_added = !new.is_empty();
+    if clusters_added {
+        let mut all = ready.as_ref().clone();
+        all.extend(new);
+        write(&shared.ready_clusters, Arc::new(all));
+    }
     if !shared.published.is_ready() {
         let synced = lock(&shared.synced);
         if shared.settings.wait_for.iter().all(|s| synced.contains(s)) {
             drop(synced);
             tracing::info!("translation ready: pushing configuration");
             shared.published.mark_ready();
-            woke = true;
+            return;
         }
     }
-    let ready = read(&shared.ready_clusters);
-    let new: Vec<String> = translated
-        .into_iter()
-        .filter(|c| !ready.contains(c))
-        .collect();
-    if !new.is_empty() {
-        let mut all = ready.as_ref().clone();
-        all.extend(new);
-        write(&shared.ready_clusters, Arc::new(all));
-        if !woke {
-            shared.published.touch();
-        }
+    if clusters_added {
+        shared.published.touch();
     }
 }
 

@@ -9,15 +9,22 @@ use anyhow::Context as _;
 
 use crate::cli::Context;
 use crate::cli::duration::parse_duration;
+use crate::cli::license::key_source::LICENSE_KEY_ENV;
 use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::relay::identity::validate_cluster_name;
 use crate::relay::pki::default_server_sans;
-use crate::server::config_source::{StaticConfigSource, watch_config_dir};
+use crate::server::config_source::{ConfigSource, StaticConfigSource, watch_config_dir};
+use crate::server::license_source::{LicenseLocation, LicenseSource};
 use crate::server::pki_store::DirPkiStore;
+use crate::server::platform_kube::{KubePlatformSource, StatusLedger, StatusWriter};
+use crate::server::platform_source::DirPlatformSource;
 use crate::server::session::SessionSettings;
-use crate::server::store::MemoryStateStore;
+use crate::server::store::{MemoryStateStore, StateStore};
 use crate::server::tokens::{LocalTokenStore, TokenStore};
+use crate::server::translation::{TranslatingConfigSource, TranslationSettings};
 use crate::server::{RelayServer, ServerSettings};
+use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
+use std::sync::Mutex;
 
 /// Run the management server: the relay agents dial (mTLS gRPC) and the admin HTTP
 /// endpoint (/healthz, /readyz, /metrics, /api/v1/clusters)
@@ -36,11 +43,45 @@ pub struct Args {
     #[arg(long, value_name = "PATH", env = "MESHCTL_STATE_DIR")]
     pub state_dir: PathBuf,
 
-    /// Directory of configuration to push: PATH/<cluster>/*.yaml goes to that cluster
-    /// verbatim (re-read when files change). Without it every cluster gets an empty
-    /// configuration
-    #[arg(long, value_name = "PATH")]
+    /// Directory of platform resources to translate (Workspace, VirtualDestination, RouteTable,
+    /// VirtualGateway, AccessPolicy, KubernetesCluster as YAML, re-read when files change); each
+    /// cluster gets the Istio/Cilium objects translated for it. Statuses: GET /api/v1/statuses
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["raw_config_dir", "kubernetes"])]
     pub config_dir: Option<PathBuf>,
+
+    /// Translate the platform resources of the management cluster (watched in -n NAMESPACE, or
+    /// in all namespaces with --all-namespaces) and write their statuses back
+    #[arg(long, conflicts_with = "raw_config_dir")]
+    pub kubernetes: bool,
+
+    /// With --kubernetes: watch platform resources in all namespaces
+    #[arg(long, requires = "kubernetes")]
+    pub all_namespaces: bool,
+
+    /// Directory of configuration pushed without translation: PATH/<cluster>/*.yaml goes to
+    /// that cluster verbatim (re-read when files change)
+    #[arg(long, value_name = "PATH")]
+    pub raw_config_dir: Option<PathBuf>,
+
+    /// License key file for translation (re-read when it changes); MESHCTL_LICENSE_KEY gives
+    /// the key directly
+    #[arg(long, value_name = "FILE", conflicts_with = "license_secret")]
+    pub license_file: Option<PathBuf>,
+
+    /// Secret (in -n NAMESPACE) holding the license key, re-read when it changes
+    #[arg(long, value_name = "NAME")]
+    pub license_secret: Option<String>,
+
+    /// Data key of the license in --license-secret
+    #[arg(long, value_name = "KEY", default_value = crate::license::LICENSE_SECRET_KEY)]
+    pub license_secret_key: String,
+
+    /// DNS suffix of Services in the workload clusters
+    #[arg(long, value_name = "DOMAIN", default_value = "cluster.local")]
+    pub cluster_domain: String,
+
+    #[command(flatten)]
+    pub trust: crate::cli::license::trust::TrustArgs,
 
     /// Register a cluster (repeatable): issues its bootstrap token if none exists and
     /// writes it to STATE_DIR/tokens/NAME.token (0600) for handing to the agent
@@ -86,7 +127,46 @@ pub struct Args {
     pub heartbeat_interval: Duration,
 }
 
-pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
+/// How the server gets its configuration.
+enum Config {
+    Raw(Arc<StaticConfigSource>),
+    Translated(TranslatingConfigSource),
+}
+
+impl Config {
+    fn source(&self) -> Arc<dyn ConfigSource> {
+        match self {
+            Config::Raw(s) => s.clone(),
+            Config::Translated(t) => Arc::new(t.clone()),
+        }
+    }
+}
+
+fn license_location(
+    args: &Args,
+    client: Option<&kube::Client>,
+    namespace: &str,
+) -> LicenseLocation {
+    if let Some(path) = &args.license_file {
+        return LicenseLocation::File(path.clone());
+    }
+    if let (Some(name), Some(client)) = (&args.license_secret, client) {
+        return LicenseLocation::Secret {
+            client: client.clone(),
+            namespace: namespace.to_owned(),
+            name: name.clone(),
+            key: args.license_secret_key.clone(),
+        };
+    }
+    match std::env::var(LICENSE_KEY_ENV) {
+        Ok(key) if !key.trim().is_empty() => {
+            LicenseLocation::Literal(Arc::new(Zeroizing::new(key)))
+        }
+        _ => LicenseLocation::None,
+    }
+}
+
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     for c in args.clusters.iter().chain(&args.reissue_tokens) {
         validate_cluster_name(c).exit_kind(ExitKind::Usage)?;
     }
@@ -116,11 +196,38 @@ pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
             sans.push(s.clone());
         }
     }
-    let config = Arc::new(if args.config_dir.is_some() {
-        StaticConfigSource::pending()
+    let translate = args.config_dir.is_some() || args.kubernetes;
+    let client = if args.kubernetes || args.license_secret.is_some() {
+        Some(
+            ctx.kube()
+                .client()
+                .await
+                .context("connecting to the management cluster")
+                .exit_kind(ExitKind::Environment)?,
+        )
     } else {
-        StaticConfigSource::new()
-    });
+        None
+    };
+    let trusted = if translate {
+        Some(args.trust.load()?)
+    } else {
+        None
+    };
+    let config = if translate {
+        Config::Translated(TranslatingConfigSource::new(TranslationSettings {
+            cluster_domain: args.cluster_domain.clone(),
+            ..TranslationSettings::default()
+        }))
+    } else if args.raw_config_dir.is_some() {
+        Config::Raw(Arc::new(StaticConfigSource::pending()))
+    } else {
+        Config::Raw(Arc::new(StaticConfigSource::new()))
+    };
+    let memory: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+    let store = match &config {
+        Config::Translated(t) => t.observe(memory.clone()),
+        Config::Raw(_) => memory.clone(),
+    };
     let server = RelayServer {
         settings: ServerSettings {
             relay_listen: args.relay_listen,
@@ -138,8 +245,8 @@ pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
         },
         pki: Arc::new(DirPkiStore::new(&state_dir)),
         tokens,
-        store: Arc::new(MemoryStateStore::new()),
-        config: config.clone(),
+        store,
+        config: config.source(),
     }
     .start()
     .await
@@ -149,13 +256,57 @@ pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
         server.registry.register(c);
     }
     let cancel = server.shutdown_token();
-    if let Some(dir) = args.config_dir.clone() {
-        tokio::spawn(watch_config_dir(
-            dir,
-            config,
-            Duration::from_secs(1),
-            cancel.clone(),
-        ));
+    let namespace = ctx.namespace().to_owned();
+    match (&config, args.raw_config_dir.clone()) {
+        (Config::Raw(raw), Some(dir)) => {
+            tokio::spawn(watch_config_dir(
+                dir,
+                raw.clone(),
+                Duration::from_secs(1),
+                cancel.clone(),
+            ));
+        }
+        (Config::Raw(_), None) => {}
+        (Config::Translated(t), _) => {
+            t.start(memory, cancel.clone());
+            if let Some(dir) = args.config_dir.clone() {
+                tokio::spawn(
+                    DirPlatformSource::new(dir, namespace.clone(), Duration::from_secs(1))
+                        .run(t.events(), cancel.clone()),
+                );
+            }
+            if let (true, Some(client)) = (args.kubernetes, client.clone()) {
+                let ledger = Arc::new(Mutex::new(StatusLedger::default()));
+                tokio::spawn(
+                    KubePlatformSource {
+                        client: client.clone(),
+                        namespace: (!args.all_namespaces).then(|| namespace.clone()),
+                        ledger: ledger.clone(),
+                    }
+                    .run(t.events(), cancel.clone()),
+                );
+                tokio::spawn(
+                    StatusWriter {
+                        client,
+                        source: t.clone(),
+                        ledger,
+                    }
+                    .run(cancel.clone()),
+                );
+            }
+            let location = license_location(&args, client.as_ref(), &namespace);
+            tracing::info!(license = %location.describe(), "translation enabled");
+            if let Some(trusted) = trusted {
+                tokio::spawn(
+                    LicenseSource {
+                        location,
+                        trusted,
+                        interval: Duration::from_secs(10),
+                    }
+                    .run(t.events(), cancel.clone()),
+                );
+            }
+        }
     }
     tracing::info!(root_ca = %state_dir.join("pki/root-ca.crt").display(), "management server ready");
     tokio::select! {

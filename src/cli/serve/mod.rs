@@ -11,14 +11,14 @@ use crate::exit::Outcome;
 /// Run the management server or the agent (long-running)
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    MgmtServer(mgmt_server::Args),
-    Agent(agent::Args),
+    MgmtServer(Box<mgmt_server::Args>),
+    Agent(Box<agent::Args>),
 }
 
 pub async fn run(cmd: Command, ctx: &Context) -> anyhow::Result<Outcome> {
     match cmd {
-        Command::MgmtServer(args) => mgmt_server::run(args, ctx).await,
-        Command::Agent(args) => agent::run(args, ctx).await,
+        Command::MgmtServer(args) => mgmt_server::run(*args, ctx).await,
+        Command::Agent(args) => agent::run(*args, ctx).await,
     }
 }
 
