@@ -45,6 +45,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "uninstall" -d 'Dele
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "check" -d 'Diagnose an installation, or with --pre a cluster before install'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "cluster" -d 'Register workload clusters with the management server, deregister and list them'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo" -d 'Run a management server and two agents on loopback with sample clusters (no Kubernetes needed)'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "get" -d 'Show what the management server knows (read from its admin API)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "serve" -d 'Run the management server or the agent (long-running)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "license" -d 'Manage license keys: check, show and apply them; keygen and issue for issuers'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "version" -d 'Print the version, git commit, build date and target of meshctl'
@@ -235,6 +236,37 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s q -l quiet -d '
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -f -a "destinations" -d 'List every Service discovered across clusters and the VirtualDestinations they back'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -l mgmt-admin-address -d 'Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server\'s service proxy (Service mesh-mgmt-server-admin:9091 in -n NAMESPACE)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -l timeout -d 'How long to wait for the management server' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -l context -d 'Kubeconfig context to use [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -s n -l namespace -d 'Namespace meshctl is installed in' -r
@@ -254,7 +286,13 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_se
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l relay-listen -d 'Address of the relay (gRPC over TLS) agents connect to; port 0 picks a free port' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l admin-listen -d 'Address of the admin HTTP endpoint; port 0 picks a free port' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l state-dir -d 'Directory for the relay PKI (pki/, created on first start, never overwritten) and bootstrap token records (tokens/); files are mode 0600' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l config-dir -d 'Directory of configuration to push: PATH/<cluster>/*.yaml goes to that cluster verbatim (re-read when files change). Without it every cluster gets an empty configuration' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l config-dir -d 'Directory of platform resources to translate (Workspace, VirtualDestination, RouteTable, VirtualGateway, AccessPolicy, KubernetesCluster as YAML, re-read when files change); each cluster gets the Istio/Cilium objects translated for it. Statuses: GET /api/v1/statuses' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l raw-config-dir -d 'Directory of configuration pushed without translation: PATH/<cluster>/*.yaml goes to that cluster verbatim (re-read when files change)' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l license-file -d 'License key file for translation (re-read when it changes); MESHCTL_LICENSE_KEY gives the key directly' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l license-secret -d 'Secret (in -n NAMESPACE) holding the license key, re-read when it changes' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l license-secret-key -d 'Data key of the license in --license-secret' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l cluster-domain -d 'DNS suffix of Services in the workload clusters' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l trusted-issuer -d 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by \':\'' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l cluster -d 'Register a cluster (repeatable): issues its bootstrap token if none exists and writes it to STATE_DIR/tokens/NAME.token (0600) for handing to the agent' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l reissue-token -d 'Issue a new bootstrap token for a cluster even if it has one (repeatable), e.g. after its agent lost its certificate; the old token stops working. Written like --cluster\'s' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l max-streams -d 'Maximum number of concurrent agent streams' -r
@@ -272,6 +310,8 @@ yaml\t'YAML with the same fields as JSON'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l kubernetes -d 'Translate the platform resources of the management cluster (watched in -n NAMESPACE, or in all namespaces with --all-namespaces) and write their statuses back'
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l all-namespaces -d 'With --kubernetes: watch platform resources in all namespaces'
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l no-color -d 'Disable colour (also when NO_COLOR is set)'

@@ -270,6 +270,38 @@ async fn a_virtual_destination_reaches_both_clusters_and_is_withdrawn() {
     assert!(text.contains("reviews.global"), "{text}");
     assert!(text.contains("cluster-2"), "{text}");
 
+    // `meshctl get destinations` reads the same catalog (JSON and table).
+    let admin = world.server.admin_addr.unwrap().to_string();
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_meshctl"))
+                .args(args)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap()
+        })
+    };
+    let base = vec![
+        "get".to_owned(),
+        "destinations".to_owned(),
+        "--mgmt-admin-address".to_owned(),
+        admin.clone(),
+    ];
+    let out = run([base.clone(), vec!["-o".into(), "json".into()]].concat())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, catalog);
+    let out = run(base).await.unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("bookinfo-config/reviews"), "{table}");
+    assert!(table.contains("ACCEPTED"), "{table}");
+
     std::fs::remove_file(world.platform_dir.join("vd.yaml")).unwrap();
     eventually("objects pruned from both sinks", || {
         world.sinks.iter().all(|s| kinds_in(s).is_empty())
@@ -354,4 +386,18 @@ async fn a_bad_platform_file_is_reported_and_skipped() {
         "{report}"
     );
     world.stop().await;
+}
+
+#[test]
+fn get_destinations_without_a_server_is_an_environment_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshctl"))
+        .args(["get", "destinations", "--mgmt-admin-address", &address])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("service catalog"), "{stderr}");
 }

@@ -121,6 +121,12 @@ impl AdminAddressSource {
     }
 
     async fn fetch(&self) -> Result<Vec<ClusterRelayStatus>, RelaySourceError> {
+        let body = self.get(CLUSTERS_PATH).await?;
+        parse_clusters(&self.describe(), &body)
+    }
+
+    /// `GET path` on the admin API; the body of a 200 answer.
+    pub async fn get(&self, path: &str) -> Result<Vec<u8>, RelaySourceError> {
         let name = self.describe();
         let unreachable = |e: std::io::Error| RelaySourceError::Unreachable {
             source_name: name.clone(),
@@ -132,7 +138,7 @@ impl AdminAddressSource {
                 .map_err(unreachable)?;
             // HTTP/1.0 with Connection: close: the answer is the whole stream, never chunked.
             let request = format!(
-                "GET {CLUSTERS_PATH} HTTP/1.0\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: meshctl/{}\r\nConnection: close\r\n\r\n",
+                "GET {path} HTTP/1.0\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: meshctl/{}\r\nConnection: close\r\n\r\n",
                 self.address,
                 crate::version::VERSION
             );
@@ -165,7 +171,7 @@ impl AdminAddressSource {
                 body: excerpt(body),
             });
         }
-        parse_clusters(&name, body)
+        Ok(body.to_vec())
     }
 }
 
@@ -247,15 +253,26 @@ impl ServiceProxySource {
     }
 
     pub fn path(&self) -> String {
+        self.path_for(CLUSTERS_PATH)
+    }
+
+    /// The API server path of the admin API's `api_path`.
+    pub fn path_for(&self, api_path: &str) -> String {
         format!(
-            "/api/v1/namespaces/{}/services/http:{}:{}/proxy{CLUSTERS_PATH}",
+            "/api/v1/namespaces/{}/services/http:{}:{}/proxy{api_path}",
             self.namespace, self.service, self.port
         )
     }
 
     async fn fetch(&self) -> Result<Vec<ClusterRelayStatus>, RelaySourceError> {
+        let body = self.get(CLUSTERS_PATH).await?;
+        parse_clusters(&self.describe(), &body)
+    }
+
+    /// `GET api_path` on the admin API through the service proxy; the body of a 200 answer.
+    pub async fn get(&self, api_path: &str) -> Result<Vec<u8>, RelaySourceError> {
         let name = self.describe();
-        let request = http::Request::get(self.path())
+        let request = http::Request::get(self.path_for(api_path))
             .header("accept", "application/json")
             .body(Vec::new())
             .map_err(|e| RelaySourceError::Invalid {
@@ -277,7 +294,7 @@ impl ServiceProxySource {
                 after: timeout,
             })?;
         match answer {
-            Ok(text) => parse_clusters(&name, text.as_bytes()),
+            Ok(text) => Ok(text.into_bytes()),
             Err(kube::Error::Api(status)) => Err(RelaySourceError::Http {
                 source_name: name,
                 code: status.code,

@@ -7,6 +7,7 @@ pub mod completion;
 mod context;
 pub mod demo;
 pub mod duration;
+pub mod get;
 pub mod global;
 pub mod install;
 pub mod license;
@@ -52,6 +53,9 @@ pub enum Command {
     #[command(subcommand)]
     Cluster(cluster::Command),
     Demo(demo::Args),
+    /// Show what the management server knows (read from its admin API)
+    #[command(subcommand)]
+    Get(get::Command),
     /// Run the management server or the agent (long-running)
     #[command(subcommand)]
     Serve(serve::Command),
@@ -91,6 +95,7 @@ impl Command {
             Command::Check(args) => check::run(args, ctx).await,
             Command::Cluster(cmd) => cluster::run(cmd, ctx).await,
             Command::Demo(args) => demo::run(args, ctx).await,
+            Command::Get(cmd) => get::run(cmd, ctx).await,
             Command::Serve(cmd) => serve::run(cmd, ctx).await,
             Command::Completion(args) => completion::run(args, ctx).await,
             Command::X(cmd) => x::run(cmd, ctx).await,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::TranslationState;
 use crate::output::{Render, Style, table};
@@ -13,7 +13,7 @@ use super::inputs::Inputs;
 use super::inventory::ServicePort;
 
 /// One Service in one cluster.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogInstance {
     /// Cluster.
     pub cluster: String,
@@ -26,7 +26,7 @@ pub struct CatalogInstance {
 }
 
 /// A Service (namespace/name) across every cluster that has it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogService {
     /// Namespace.
     pub namespace: String,
@@ -39,7 +39,7 @@ pub struct CatalogService {
 }
 
 /// A Service backing a VirtualDestination.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct BackendRef {
     /// Cluster.
     pub cluster: String,
@@ -50,7 +50,7 @@ pub struct BackendRef {
 }
 
 /// A VirtualDestination and what backs it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VirtualDestinationSummary {
     /// Namespace (management cluster).
     pub namespace: String,
@@ -65,7 +65,7 @@ pub struct VirtualDestinationSummary {
 }
 
 /// The catalog.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceCatalog {
     /// Every discovered Service, by namespace and name.
     pub services: Vec<CatalogService>,

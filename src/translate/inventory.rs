@@ -73,7 +73,7 @@ impl Locality {
 }
 
 /// The target port of a Service port.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum TargetPort {
     /// A container port number.
@@ -83,7 +83,7 @@ pub enum TargetPort {
 }
 
 /// A port of a Service.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ServicePort {
     /// Port name.
     #[serde(skip_serializing_if = "Option::is_none")]
