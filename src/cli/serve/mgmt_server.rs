@@ -197,7 +197,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         }
     }
     let translate = args.config_dir.is_some() || args.kubernetes;
-    let client = if args.kubernetes || args.license_secret.is_some() {
+    let client = if args.kubernetes || (translate && args.license_secret.is_some()) {
         Some(
             ctx.kube()
                 .client()
