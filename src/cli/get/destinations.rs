@@ -11,14 +11,10 @@ use crate::check::cluster::ClusterAccess;
 use crate::check::relay_source::{AdminAddressSource, ServiceProxySource};
 use crate::cli::Context;
 use crate::cli::duration::parse_duration;
+use crate::cluster::{ADMIN_PORT, ADMIN_SERVICE};
 use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::server::translation_admin::DESTINATIONS_PATH;
 use crate::translate::ServiceCatalog;
-
-/// Service of the management server's admin port.
-pub const ADMIN_SERVICE: &str = "mesh-mgmt-server-admin";
-/// Admin port.
-pub const ADMIN_PORT: u16 = 9091;
 
 /// List every Service discovered across clusters and the VirtualDestinations they back
 #[derive(Debug, Clone, clap::Args)]
