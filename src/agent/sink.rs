@@ -31,6 +31,56 @@ pub trait ConfigSink: Send + Sync + 'static {
     async fn apply(&self, upserts: Vec<proto::Resource>, deletes: Vec<String>) -> Vec<ApplyError>;
 }
 
+/// A sink that keeps what it applied in memory (simulated agents, benchmarks, demos):
+/// every valid resource is accepted.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    held: Mutex<HashMap<String, String>>,
+}
+
+impl MemorySink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many resources are applied.
+    pub fn len(&self) -> usize {
+        match self.held.lock() {
+            Ok(g) => g.len(),
+            Err(p) => p.into_inner().len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl ConfigSink for MemorySink {
+    async fn held(&self) -> Result<HashMap<String, String>, SinkError> {
+        let g = match self.held.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        Ok(g.clone())
+    }
+
+    async fn apply(&self, upserts: Vec<proto::Resource>, deletes: Vec<String>) -> Vec<ApplyError> {
+        let mut g = match self.held.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for r in upserts {
+            g.insert(key_of(&r), r.hash);
+        }
+        for key in deletes {
+            g.remove(&key);
+        }
+        Vec::new()
+    }
+}
+
 /// One YAML file per resource under a directory the agent owns.
 #[derive(Debug)]
 pub struct DirSink {
@@ -199,6 +249,17 @@ mod tests {
             Some(&b.hash),
             "YAML round trip keeps the hash"
         );
+    }
+
+    #[tokio::test]
+    async fn memory_sink_applies_and_deletes() {
+        let sink = MemorySink::new();
+        let (a, b) = (res("a", "1"), res("b", "1"));
+        assert!(sink.apply(vec![a.clone(), b], vec![]).await.is_empty());
+        assert_eq!(sink.len(), 2);
+        sink.apply(vec![], vec![key_of(&a)]).await;
+        assert_eq!(sink.len(), 1);
+        assert!(!sink.held().await.unwrap().contains_key(&key_of(&a)));
     }
 
     #[tokio::test]

@@ -3,6 +3,8 @@
 //! certificate) and hands established streams to tonic.
 
 use crate::relay::client::error_chain;
+use crate::server::metrics::RelayMetrics;
+use crate::server::wire_counter::CountedStream;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -30,12 +32,13 @@ pub struct HandshakeStats {
 
 /// An established relay connection; holds its slot of the connection cap until closed.
 pub struct RelayConnection {
-    inner: TlsStream<TcpStream>,
+    /// TLS over a TCP stream whose bytes are counted in the relay metrics.
+    inner: TlsStream<CountedStream<TcpStream>>,
     _slot: OwnedSemaphorePermit,
 }
 
 impl Connected for RelayConnection {
-    type ConnectInfo = <TlsStream<TcpStream> as Connected>::ConnectInfo;
+    type ConnectInfo = <TlsStream<CountedStream<TcpStream>> as Connected>::ConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
         self.inner.connect_info()
@@ -85,13 +88,14 @@ impl AsyncWrite for RelayConnection {
 /// Accepts connections on `listener` until `cancel`, yielding TLS streams. At most
 /// `max_connections` are open at once; beyond that new connections are closed at once
 /// (the agent backs off and retries), so a flood of idle connections cannot exhaust
-/// memory.
+/// memory. Bytes on the wire are counted in `metrics`.
 pub fn tls_incoming(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     cancel: CancellationToken,
     stats: Arc<HandshakeStats>,
     max_connections: usize,
+    metrics: Arc<RelayMetrics>,
 ) -> ReceiverStream<Result<RelayConnection, std::io::Error>> {
     let (tx, rx) = mpsc::channel(64);
     let acceptor = TlsAcceptor::from(tls);
@@ -122,6 +126,11 @@ pub fn tls_incoming(
                 continue;
             };
             let _ = tcp.set_nodelay(true);
+            let tcp = CountedStream::new(
+                tcp,
+                metrics.wire_bytes_received.clone(),
+                metrics.wire_bytes_sent.clone(),
+            );
             let Ok(permit) = handshakes.clone().acquire_owned().await else {
                 break;
             };

@@ -41,6 +41,16 @@ pub struct RelayMetrics {
     pub config_apply_errors: Counter,
     pub metric_samples_received: Counter,
     pub streams_opened: Counter,
+    /// Bytes read from / written to relay connections (TCP payload: TLS records,
+    /// handshakes included).
+    pub wire_bytes_received: Counter,
+    pub wire_bytes_sent: Counter,
+    /// Relay messages received / sent on Connect streams.
+    pub messages_received: Counter,
+    pub messages_sent: Counter,
+    /// The largest encoded (uncompressed) message received / sent so far.
+    pub largest_message_received: Gauge,
+    pub largest_message_sent: Gauge,
 }
 
 impl std::fmt::Debug for RelayMetrics {
@@ -78,6 +88,12 @@ impl RelayMetrics {
             config_apply_errors: Counter::default(),
             metric_samples_received: Counter::default(),
             streams_opened: Counter::default(),
+            wire_bytes_received: Counter::default(),
+            wire_bytes_sent: Counter::default(),
+            messages_received: Counter::default(),
+            messages_sent: Counter::default(),
+            largest_message_received: Gauge::default(),
+            largest_message_sent: Gauge::default(),
         };
         if let Ok(mut r) = m.registry.lock() {
             r.register(
@@ -155,8 +171,56 @@ impl RelayMetrics {
                 "Relay streams accepted",
                 m.streams_opened.clone(),
             );
+            r.register(
+                "meshctl_relay_wire_bytes_received",
+                "Bytes read from relay connections (TLS included)",
+                m.wire_bytes_received.clone(),
+            );
+            r.register(
+                "meshctl_relay_wire_bytes_sent",
+                "Bytes written to relay connections (TLS included)",
+                m.wire_bytes_sent.clone(),
+            );
+            r.register(
+                "meshctl_relay_messages_received",
+                "Messages received on agent streams",
+                m.messages_received.clone(),
+            );
+            r.register(
+                "meshctl_relay_messages_sent",
+                "Messages sent on agent streams",
+                m.messages_sent.clone(),
+            );
+            r.register(
+                "meshctl_relay_largest_message_received_bytes",
+                "Largest encoded message received on an agent stream",
+                m.largest_message_received.clone(),
+            );
+            r.register(
+                "meshctl_relay_largest_message_sent_bytes",
+                "Largest encoded message sent on an agent stream",
+                m.largest_message_sent.clone(),
+            );
         }
         m
+    }
+
+    /// Counts a message of `encoded_len` bytes received on an agent stream.
+    pub fn message_received(&self, encoded_len: usize) {
+        self.messages_received.inc();
+        let n = i64::try_from(encoded_len).unwrap_or(i64::MAX);
+        self.largest_message_received
+            .inner()
+            .fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts a message of `encoded_len` bytes sent on an agent stream.
+    pub fn message_sent(&self, encoded_len: usize) {
+        self.messages_sent.inc();
+        let n = i64::try_from(encoded_len).unwrap_or(i64::MAX);
+        self.largest_message_sent
+            .inner()
+            .fetch_max(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn reject(&self, reason: &str) {
@@ -222,5 +286,21 @@ mod tests {
         assert!(text.contains("meshctl_relay_last_seen_seconds{cluster=\"c1\"} 42"));
         assert!(text.contains("meshctl_relay_config_push_seconds_bucket"));
         assert!(text.contains("meshctl_relay_config_ack_seconds_count 0"));
+    }
+
+    #[test]
+    fn largest_message_keeps_the_maximum() {
+        let m = RelayMetrics::new();
+        m.message_sent(10);
+        m.message_sent(300);
+        m.message_sent(20);
+        m.message_received(7);
+        assert_eq!(m.largest_message_sent.get(), 300);
+        assert_eq!(m.largest_message_received.get(), 7);
+        assert_eq!(m.messages_sent.get(), 3);
+        assert!(
+            m.encode()
+                .contains("meshctl_relay_largest_message_sent_bytes 300")
+        );
     }
 }

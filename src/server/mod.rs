@@ -20,5 +20,6 @@ pub mod store;
 pub mod tokens;
 pub mod translation;
 pub mod translation_admin;
+pub mod wire_counter;
 
 pub use run::{RelayServer, RunningServer, ServerSettings};

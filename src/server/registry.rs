@@ -32,6 +32,9 @@ pub struct ClusterStatus {
     pub snapshot_bytes: u64,
     pub desired_config_version: Option<u64>,
     pub applied_config_version: Option<u64>,
+    /// When the agent acknowledged `applied_config_version`.
+    #[serde(default)]
+    pub applied_config_at: Option<Timestamp>,
     pub config_errors: Vec<ResourceErrorView>,
     pub cert_not_after: Option<Timestamp>,
     pub remote_address: Option<String>,
@@ -251,8 +254,22 @@ impl ClusterRegistry {
         Some(e.status.clone())
     }
 
+    /// How many clusters' status satisfies `f`, without copying any status.
+    pub fn count_where(&self, f: impl Fn(&ClusterStatus) -> bool) -> usize {
+        let g = match self.clusters.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.values()
+            .filter(|e| match e.lock() {
+                Ok(e) => f(&e.status),
+                Err(p) => f(&p.into_inner().status),
+            })
+            .count()
+    }
+
     pub fn connected_count(&self) -> usize {
-        self.list().iter().filter(|s| s.connected).count()
+        self.count_where(|s| s.connected)
     }
 }
 
@@ -297,5 +314,8 @@ mod tests {
         let names: Vec<_> = r.list().into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(r.connected_count(), 0);
+        let (_h, _) = r.attach("a", info());
+        assert_eq!(r.connected_count(), 1);
+        assert_eq!(r.count_where(|s| s.name == "b" && !s.connected), 1);
     }
 }

@@ -185,6 +185,7 @@ impl RelayServer {
             shutdown.clone(),
             handshakes.clone(),
             s.max_connections,
+            metrics.clone(),
         );
         let relay_shutdown = shutdown.clone();
         tasks.push(tokio::spawn(async move {

@@ -18,6 +18,7 @@ use crate::server::session::{self, SessionSettings};
 use crate::server::store::StateStore;
 use crate::server::tokens::{TokenStore, TokenStoreError};
 use futures::StreamExt;
+use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -286,7 +287,10 @@ impl Relay for RelayService {
                     )),
                 ));
             }
-            Ok(Some(Ok(m))) => m,
+            Ok(Some(Ok(m))) => {
+                self.ctx.metrics.message_received(m.encoded_len());
+                m
+            }
         };
         let Some(agent_message::Msg::Hello(hello)) = first.msg else {
             return Err(self.reject(

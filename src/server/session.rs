@@ -108,6 +108,7 @@ pub async fn run(
 
 impl Session {
     async fn send(&self, m: ServerMessage) -> Result<(), String> {
+        self.ctx.metrics.message_sent(m.encoded_len());
         match tokio::time::timeout(self.ctx.session.send_timeout, self.tx.send(Ok(m))).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err("the agent went away".into()),
@@ -181,6 +182,7 @@ impl Session {
                             return self.fail(error::Code::InvalidMessage, m, Status::invalid_argument(status.message().to_string())).await;
                         }
                         Some(Ok(m)) => {
+                            self.ctx.metrics.message_received(m.encoded_len());
                             self.handle.touch();
                             self.handle_message(m).await?;
                         }
@@ -382,8 +384,11 @@ impl Session {
             }
         }
         let version = a.config_version;
-        self.handle
-            .update(|s| s.applied_config_version = Some(version));
+        let now = jiff::Timestamp::now();
+        self.handle.update(|s| {
+            s.applied_config_version = Some(version);
+            s.applied_config_at = Some(now);
+        });
         self.handle.set_config_errors(errors);
     }
 

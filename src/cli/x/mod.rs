@@ -1,5 +1,6 @@
 //! `meshctl x ...`: hidden developer and experimental tools.
 
+pub mod bench_relay;
 mod generate_reference;
 
 use clap::Subcommand;
@@ -11,10 +12,14 @@ use crate::exit::Outcome;
 pub enum Command {
     /// Regenerate (or check) docs/cli, docs/man and completions/ from the CLI definitions
     GenerateReference(generate_reference::Args),
+    /// Benchmarks and load tools
+    #[command(subcommand)]
+    Bench(bench_relay::BenchCommand),
 }
 
 pub async fn run(cmd: Command, ctx: &Context) -> anyhow::Result<Outcome> {
     match cmd {
         Command::GenerateReference(args) => generate_reference::run(args, ctx).await,
+        Command::Bench(cmd) => bench_relay::run(cmd, ctx).await,
     }
 }
