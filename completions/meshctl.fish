@@ -481,21 +481,22 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s q -l quie
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -l context -d 'Kubeconfig context to use [default: the current context]' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -s n -l namespace -d 'Namespace meshctl is installed in' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
 yaml\t'YAML with the same fields as JSON'"
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference" -f -a "generate-reference" -d 'Regenerate (or check) docs/cli, docs/man and completions/ from the CLI definitions'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -f -a "generate-reference" -d 'Regenerate (or check) docs/cli, docs/man and completions/ from the CLI definitions'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -f -a "bench" -d 'Benchmarks and load tools'
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from generate-reference" -l out -d 'Repository root to write into' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from generate-reference" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from generate-reference" -l context -d 'Kubeconfig context to use [default: the current context]' -r
@@ -512,3 +513,19 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subco
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from generate-reference" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from generate-reference" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from generate-reference" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -f -a "relay" -d 'Load-test the relay on loopback: an in-process management server and N simulated agents (bootstrap, mTLS stream, snapshot of M resources each) in a child process; reports the bootstrap storm, server memory, config propagation, idle CPU and a reconnect storm'
+complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -f -a "relay-fleet" -d 'Internal: the agent fleet of `x bench relay` (spec on stdin)'
