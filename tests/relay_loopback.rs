@@ -125,6 +125,10 @@ async fn bootstrap_connect_snapshot_config_and_ack() {
             .is_some_and(|s| !s.connected)
     })
     .await;
+    // an agent that shuts down closes its stream in order: no transport error
+    let s = server.registry.get("cluster-1").unwrap();
+    assert_eq!(s.last_disconnect_reason.as_deref(), Some("closed"));
+    assert_eq!(server.metrics.rejected("malformed"), 0);
     server.shutdown(Duration::from_secs(5)).await;
 }
 

@@ -221,7 +221,10 @@ async fn connected(
 
     loop {
         tokio::select! {
-            _ = shared.cancel.cancelled() => return SessionEnd::Shutdown,
+            _ = shared.cancel.cancelled() => {
+                close_gracefully(tx, &mut inbound).await;
+                return SessionEnd::Shutdown;
+            }
             _ = heartbeat.tick() => {
                 let now = jiff::Timestamp::now().as_millisecond();
                 if let Err(e) = send(&tx, agent_message::Msg::Heartbeat(Heartbeat { sent_at_ms: now })).await {
@@ -287,6 +290,23 @@ async fn connected(
             }
         }
     }
+}
+
+/// How long a shutting-down agent waits for the server to end the stream.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Ends our half of the stream and waits (bounded) for the server to end its half,
+/// so that the connection is not torn down under an unfinished stream (which the
+/// server would see as a transport error instead of an orderly close).
+async fn close_gracefully(
+    tx: Tx,
+    inbound: &mut tonic::Streaming<crate::relay::proto::ServerMessage>,
+) {
+    drop(tx);
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Ok(Some(_)) = inbound.message().await {}
+    })
+    .await;
 }
 
 fn renew_deadline(renew_at_unix: i64) -> tokio::time::Instant {
