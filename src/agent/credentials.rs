@@ -58,6 +58,33 @@ impl Credentials {
     }
 }
 
+/// Where the agent keeps its client credentials: a state directory
+/// ([`CredentialsStore`]) or a Secret (`agent::kube::SecretCredentialsStore`).
+#[async_trait::async_trait]
+pub trait CredentialsBackend: Send + Sync + std::fmt::Debug + 'static {
+    /// The stored credentials, `None` when there are none.
+    async fn load(&self, cluster: &str) -> Result<Option<Credentials>, CredentialsError>;
+    /// Stores credentials and the root CA.
+    async fn save(&self, creds: &Credentials, ca_pem: &str) -> Result<(), CredentialsError>;
+    /// Names the place in messages (`/var/lib/agent`, `secret mesh-system/...`).
+    fn describe(&self) -> String;
+}
+
+#[async_trait::async_trait]
+impl CredentialsBackend for CredentialsStore {
+    async fn load(&self, cluster: &str) -> Result<Option<Credentials>, CredentialsError> {
+        CredentialsStore::load(self, cluster)
+    }
+
+    async fn save(&self, creds: &Credentials, ca_pem: &str) -> Result<(), CredentialsError> {
+        CredentialsStore::save(self, creds, ca_pem)
+    }
+
+    fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CredentialsStore {
     dir: PathBuf,

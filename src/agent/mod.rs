@@ -6,6 +6,7 @@ pub mod admin;
 pub mod backoff;
 pub mod bootstrap;
 pub mod credentials;
+pub mod kube;
 pub mod metrics;
 pub mod run;
 pub mod session;

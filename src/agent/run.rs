@@ -4,7 +4,7 @@
 use crate::agent::admin;
 use crate::agent::backoff::Backoff;
 use crate::agent::bootstrap::bootstrap;
-use crate::agent::credentials::{Credentials, CredentialsStore};
+use crate::agent::credentials::{Credentials, CredentialsBackend, CredentialsStore};
 use crate::agent::metrics::AgentMetrics;
 use crate::agent::session::{self, SessionEnd};
 use crate::agent::sink::ConfigSink;
@@ -34,12 +34,22 @@ pub enum AgentError {
     Ca(String),
 }
 
+/// A bootstrap token read from somewhere else (a Kubernetes Secret), at each attempt.
+#[async_trait::async_trait]
+pub trait TokenProvider: Send + Sync + 'static {
+    async fn read(&self) -> Result<BootstrapToken, String>;
+    /// Names the place in messages; never the token.
+    fn describe(&self) -> String;
+}
+
 /// Where the bootstrap token comes from. Debug never shows the token.
 #[derive(Clone)]
 pub enum TokenSource {
     Literal(BootstrapToken),
     /// Read at each bootstrap attempt, so a re-issued token is picked up.
     File(PathBuf),
+    /// Read at each bootstrap attempt from a provider (e.g. a Secret).
+    Provider(Arc<dyn TokenProvider>),
 }
 
 impl std::fmt::Debug for TokenSource {
@@ -47,17 +57,19 @@ impl std::fmt::Debug for TokenSource {
         match self {
             TokenSource::Literal(_) => f.write_str("TokenSource::Literal(<redacted>)"),
             TokenSource::File(p) => write!(f, "TokenSource::File({})", p.display()),
+            TokenSource::Provider(p) => write!(f, "TokenSource::Provider({})", p.describe()),
         }
     }
 }
 
 impl TokenSource {
-    pub fn read(&self) -> Result<BootstrapToken, String> {
+    pub async fn read(&self) -> Result<BootstrapToken, String> {
         match self {
             TokenSource::Literal(t) => Ok(t.clone()),
             TokenSource::File(p) => std::fs::read_to_string(p)
                 .map(|t| BootstrapToken::from_text(&t))
                 .map_err(|e| format!("reading the token file {}: {e}", p.display())),
+            TokenSource::Provider(p) => p.read().await,
         }
     }
 }
@@ -70,6 +82,8 @@ pub struct AgentSettings {
     pub ca_pem: String,
     pub token: Option<TokenSource>,
     pub state_dir: PathBuf,
+    /// Where the client credentials are kept; `None`: in `state_dir`.
+    pub credentials: Option<Arc<dyn CredentialsBackend>>,
     /// `None`: no admin HTTP.
     pub admin_listen: Option<SocketAddr>,
     pub backoff_initial: Duration,
@@ -84,6 +98,7 @@ impl AgentSettings {
             ca_pem,
             token: None,
             state_dir,
+            credentials: None,
             admin_listen: None,
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
@@ -97,7 +112,7 @@ pub struct AgentShared {
     pub source: Arc<dyn ClusterSource>,
     pub sink: Arc<dyn ConfigSink>,
     pub metrics: Arc<AgentMetrics>,
-    pub credentials: CredentialsStore,
+    pub credentials: Arc<dyn CredentialsBackend>,
     pub current: Mutex<Option<Credentials>>,
     pub snapshot_version: AtomicU64,
     pub cancel: CancellationToken,
@@ -161,7 +176,11 @@ impl Agent {
         }
         let last_failure = Arc::new(Mutex::new(None));
         let shared = Arc::new(AgentShared {
-            credentials: CredentialsStore::new(&self.settings.state_dir),
+            credentials: self
+                .settings
+                .credentials
+                .clone()
+                .unwrap_or_else(|| Arc::new(CredentialsStore::new(&self.settings.state_dir))),
             settings: self.settings,
             source: self.source,
             sink: self.sink,
@@ -229,7 +248,7 @@ async fn obtain_credentials(shared: &AgentShared) -> Result<Credentials, String>
     {
         return Ok(c.clone());
     }
-    match shared.credentials.load(&s.cluster) {
+    match shared.credentials.load(&s.cluster).await {
         Ok(Some(c)) if fresh(&c) => {
             shared.metrics.cert_not_after.set(c.not_after);
             if let Ok(mut g) = shared.current.lock() {
@@ -248,16 +267,17 @@ async fn obtain_credentials(shared: &AgentShared) -> Result<Credentials, String>
     let Some(token_source) = &s.token else {
         return Err(format!(
             "no valid client certificate in {} and no bootstrap token (--token or --token-file)",
-            s.state_dir.display()
+            shared.credentials.describe()
         ));
     };
-    let token = token_source.read()?;
+    let token = token_source.read().await?;
     let (creds, ca) = bootstrap(&s.target, &s.ca_pem, &s.cluster, &token)
         .await
         .map_err(|e| format!("bootstrap failed: {e}"))?;
     shared
         .credentials
         .save(&creds, &ca)
+        .await
         .map_err(|e| format!("storing the client certificate: {e}"))?;
     shared.metrics.bootstraps.inc();
     shared.metrics.cert_not_after.set(creds.not_after);

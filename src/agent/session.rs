@@ -326,6 +326,7 @@ async fn renew_now(
     shared
         .credentials
         .save(&creds, &ca)
+        .await
         .map_err(|e| e.to_string())?;
     shared.metrics.renewals.inc();
     shared.metrics.cert_not_after.set(creds.not_after);

@@ -39,17 +39,33 @@ impl MockApi {
     pub fn start(
         respond: impl Fn(&str, &str, &Value) -> (u16, Value) + Send + Sync + 'static,
     ) -> Self {
-        let respond: Arc<Responder> = Arc::new(respond);
+        Self::serve(Arc::new(respond), false)
+    }
+
+    /// Like [`MockApi::start`], but requests with `watch=true` are recorded and held
+    /// open without an answer (a watch on which nothing happens), for watcher tests.
+    pub fn start_holding_watches(
+        respond: impl Fn(&str, &str, &Value) -> (u16, Value) + Send + Sync + 'static,
+    ) -> Self {
+        Self::serve(Arc::new(respond), true)
+    }
+
+    fn serve(respond: Arc<Responder>, hold_watches: bool) -> Self {
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&requests);
         let body_log = Arc::clone(&bodies);
         let task = tokio::spawn(async move {
+            let mut held = Vec::new();
             while let Some((request, send)) = handle.next_request().await {
                 let method = request.method().to_string();
                 let target = target(request.uri());
                 log.lock().unwrap().push(format!("{method} {target}"));
+                if hold_watches && target.contains("watch=true") {
+                    held.push(send);
+                    continue;
+                }
                 let bytes = request.into_body().collect_bytes().await.unwrap();
                 let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 body_log.lock().unwrap().push(body.clone());
