@@ -1148,7 +1148,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__serve__subcmd__agent)
-            opts="-n -o -v -q -y -h --cluster --relay-address --relay-server-name --token --token-file --ca-file --state-dir --source --sink --admin-listen --poll-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            opts="-n -o -v -q -y -h --cluster --relay-address --relay-server-name --token --token-file --token-secret --ca-file --state-dir --source --sink --admin-listen --poll-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1171,6 +1171,10 @@ _meshctl() {
                     return 0
                     ;;
                 --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-secret)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

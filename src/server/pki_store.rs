@@ -61,8 +61,32 @@ pub async fn ensure_pki(
         return Ok((m, false));
     }
     let m = pki::generate(server_sans, time::OffsetDateTime::now_utc())?;
-    store.create(&m).await?;
-    Ok((m, true))
+    match store.create(&m).await {
+        Ok(()) => Ok((m, true)),
+        // Another replica created it first (a 409 from Kubernetes): use theirs.
+        Err(PkiStoreError::AlreadyExists) => load_winner(store).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// Loads the PKI another writer just created, waiting briefly while its set is still
+/// incomplete (it writes several objects one after the other).
+async fn load_winner(store: &dyn PkiStore) -> Result<(PkiMaterial, bool), PkiStoreError> {
+    const ATTEMPTS: usize = 10;
+    for attempt in 1..=ATTEMPTS {
+        match store.load().await {
+            Ok(Some(m)) => {
+                tracing::info!("another server created the relay PKI first; using it");
+                return Ok((m, false));
+            }
+            Ok(None) => return Err(PkiStoreError::AlreadyExists),
+            Err(PkiStoreError::Incomplete { .. }) if attempt < ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(PkiStoreError::AlreadyExists)
 }
 
 /// PKI kept in memory (tests, `demo`).
@@ -269,6 +293,42 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("signing-ca.key"), "{err}");
+    }
+
+    /// A store whose first load sees nothing although another writer is about to win.
+    struct Racing {
+        inner: MemoryPkiStore,
+        loads: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl PkiStore for Racing {
+        async fn load(&self) -> Result<Option<PkiMaterial>, PkiStoreError> {
+            if self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                return Ok(None);
+            }
+            self.inner.load().await
+        }
+        async fn create(&self, material: &PkiMaterial) -> Result<(), PkiStoreError> {
+            self.inner.create(material).await
+        }
+    }
+
+    #[tokio::test]
+    async fn losing_the_creation_race_loads_the_winners_pki() {
+        let inner = MemoryPkiStore::default();
+        let (winner, _) = ensure_pki(&inner, &["localhost".to_string()])
+            .await
+            .unwrap();
+        let racing = Racing {
+            inner,
+            loads: Default::default(),
+        };
+        let (m, created) = ensure_pki(&racing, &["localhost".to_string()])
+            .await
+            .unwrap();
+        assert!(!created);
+        assert_eq!(m, winner);
     }
 
     #[tokio::test]

@@ -7,8 +7,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::agent::sink::DirSink;
-use crate::agent::source::DirSource;
+use crate::agent::kube::credentials::{ROOT_CA_SECRET, TOKEN_SECRET, read_root_ca};
+use crate::agent::kube::source::KubeSourceSettings;
+use crate::agent::kube::{
+    KubeClusterSource, KubeConfigSink, SecretCredentialsStore, SecretTokenSource,
+};
+use crate::agent::sink::{ConfigSink, DirSink};
+use crate::agent::source::{ClusterSource, DirSource};
 use crate::agent::{Agent, AgentSettings, TokenSource};
 use crate::cli::Context;
 use crate::cli::duration::parse_duration;
@@ -16,6 +21,8 @@ use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::relay::client::RelayTarget;
 use crate::relay::identity::validate_cluster_name;
 use crate::relay::token::BootstrapToken;
+
+use super::agent_backends::{Spec, parse_spec};
 
 /// Run the agent of a workload cluster: bootstrap with the token, connect to the
 /// management server with mTLS, push snapshots of the cluster, apply the configuration
@@ -52,21 +59,32 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
 
+    /// Secret (in --namespace) holding the bootstrap token under key `token`, re-read
+    /// at each bootstrap attempt [default without --token/--token-file/--state-dir:
+    /// relay-identity-token]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["token", "token_file"])]
+    pub token_secret: Option<String>,
+
     /// The relay root CA certificate (PEM) the server certificate must chain to
+    /// [default: ca.crt of Secret relay-root-tls-secret in --namespace]
     #[arg(long, value_name = "PATH")]
-    pub ca_file: PathBuf,
+    pub ca_file: Option<PathBuf>,
 
-    /// Directory for the agent's key and certificate (tls.key, tls.crt, ca.crt; mode 0600)
+    /// Directory for the agent's key and certificate (tls.key, tls.crt, ca.crt; mode
+    /// 0600) [default: Secret relay-client-tls-secret in --namespace]
     #[arg(long, value_name = "PATH", env = "MESHCTL_AGENT_STATE_DIR")]
-    pub state_dir: PathBuf,
+    pub state_dir: Option<PathBuf>,
 
-    /// Where the cluster's resources come from: dir:PATH (YAML files, polled for changes)
-    #[arg(long, value_name = "dir:PATH")]
+    /// Where the cluster's resources come from: kube (watch the cluster; in-cluster or
+    /// --kubeconfig/--context), kube:NS[,NS...] (only those namespaces) or dir:PATH
+    /// (YAML files, polled for changes)
+    #[arg(long, value_name = "SPEC", default_value = "kube")]
     pub source: String,
 
-    /// Where received configuration is applied: dir:PATH (one YAML file per resource;
-    /// withdrawn ones are deleted)
-    #[arg(long, value_name = "dir:PATH")]
+    /// Where received configuration is applied: kube (server-side apply, field manager
+    /// meshctl-agent; withdrawn objects the agent owns are deleted) or dir:PATH (one YAML
+    /// file per resource; withdrawn ones are deleted)
+    #[arg(long, value_name = "SPEC", default_value = "kube")]
     pub sink: String,
 
     /// Address of the admin HTTP endpoint (/healthz, /readyz, /metrics); port 0 picks a free port
@@ -78,53 +96,82 @@ pub struct Args {
     pub poll_interval: Duration,
 }
 
-/// Parses `dir:PATH`.
-pub fn dir_spec(flag: &str, spec: &str) -> anyhow::Result<PathBuf> {
-    if let Some(path) = spec.strip_prefix("dir:")
-        && !path.is_empty()
-    {
-        return Ok(PathBuf::from(path));
-    }
-    if spec == "kube" || spec.starts_with("kube:") {
-        return Err(crate::exit::usage(format!(
-            "{flag} {spec}: the Kubernetes {flag} is not available yet; use dir:PATH"
-        )));
-    }
-    Err(crate::exit::usage(format!(
-        "{flag} {spec:?}: expected dir:PATH"
-    )))
-}
-
-pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     validate_cluster_name(&args.cluster).exit_kind(ExitKind::Usage)?;
-    let source_dir = dir_spec("--source", &args.source)?;
-    let sink_dir = dir_spec("--sink", &args.sink)?;
-    let ca_pem = std::fs::read_to_string(&args.ca_file)
-        .with_context(|| format!("reading --ca-file {}", args.ca_file.display()))
-        .exit_kind(ExitKind::Environment)?;
-    let token = match (&args.token, &args.token_file) {
-        (Some(t), _) => Some(TokenSource::Literal(BootstrapToken::from_text(t))),
-        (None, Some(p)) => Some(TokenSource::File(p.clone())),
-        (None, None) => None,
+    let source_spec = parse_spec("--source", &args.source, true)?;
+    let sink_spec = parse_spec("--sink", &args.sink, false)?;
+    let namespace = ctx.namespace().to_string();
+    let kube_client = || async {
+        ctx.kube()
+            .client()
+            .await
+            .context("connecting to Kubernetes")
+            .exit_kind(ExitKind::Environment)
+    };
+    let ca_pem = match &args.ca_file {
+        Some(file) => std::fs::read_to_string(file)
+            .with_context(|| format!("reading --ca-file {}", file.display()))
+            .exit_kind(ExitKind::Environment)?,
+        None => read_root_ca(kube_client().await?, &namespace, ROOT_CA_SECRET)
+            .await
+            .context("reading the relay root CA (pass --ca-file or run meshctl cluster register)")
+            .exit_kind(ExitKind::Environment)?,
+    };
+    let token = match (&args.token, &args.token_file, &args.token_secret) {
+        (Some(t), _, _) => Some(TokenSource::Literal(BootstrapToken::from_text(t))),
+        (None, Some(p), _) => Some(TokenSource::File(p.clone())),
+        (None, None, Some(name)) => Some(secret_token(kube_client().await?, &namespace, name)),
+        (None, None, None) if args.state_dir.is_none() => {
+            Some(secret_token(kube_client().await?, &namespace, TOKEN_SECRET))
+        }
+        (None, None, None) => None,
     };
     let cancel = tokio_util::sync::CancellationToken::new();
-    let source = DirSource::start(source_dir.clone(), args.poll_interval, cancel.clone())
-        .await
-        .with_context(|| format!("reading --source {}", source_dir.display()))
-        .exit_kind(ExitKind::Environment)?;
-    let sink = DirSink::open(sink_dir.clone())
-        .await
-        .with_context(|| format!("opening --sink {}", sink_dir.display()))
-        .exit_kind(ExitKind::Environment)?;
+    let source: Arc<dyn ClusterSource> = match source_spec {
+        Spec::Dir(dir) => DirSource::start(dir.clone(), args.poll_interval, cancel.clone())
+            .await
+            .with_context(|| format!("reading --source {}", dir.display()))
+            .exit_kind(ExitKind::Environment)?,
+        Spec::Kube(namespaces) => {
+            let settings = KubeSourceSettings {
+                namespaces,
+                ..KubeSourceSettings::default()
+            };
+            KubeClusterSource::start(kube_client().await?, settings, cancel.clone())
+                .await
+                .context("watching the cluster (--source kube)")
+                .exit_kind(ExitKind::Environment)?
+        }
+    };
+    let sink: Arc<dyn ConfigSink> = match sink_spec {
+        Spec::Dir(dir) => Arc::new(
+            DirSink::open(dir.clone())
+                .await
+                .with_context(|| format!("opening --sink {}", dir.display()))
+                .exit_kind(ExitKind::Environment)?,
+        ),
+        Spec::Kube(_) => Arc::new(KubeConfigSink::new(kube_client().await?)),
+    };
     let mut target = RelayTarget::new(args.relay_address.clone());
     target.server_name = args.relay_server_name.clone();
-    let mut settings = AgentSettings::new(&args.cluster, target, ca_pem, args.state_dir.clone());
+    let mut settings = AgentSettings::new(
+        &args.cluster,
+        target,
+        ca_pem,
+        args.state_dir.clone().unwrap_or_default(),
+    );
+    if args.state_dir.is_none() {
+        settings.credentials = Some(Arc::new(SecretCredentialsStore::new(
+            kube_client().await?,
+            &namespace,
+        )));
+    }
     settings.token = token;
     settings.admin_listen = Some(args.admin_listen);
     let agent = Agent {
         settings,
         source,
-        sink: Arc::new(sink),
+        sink,
     }
     .start()
     .await
@@ -137,18 +184,6 @@ pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dir_specs() {
-        assert_eq!(
-            dir_spec("--source", "dir:/a/b").ok(),
-            Some(PathBuf::from("/a/b"))
-        );
-        assert!(dir_spec("--source", "kube").is_err());
-        assert!(dir_spec("--source", "/a").is_err());
-        assert!(dir_spec("--source", "dir:").is_err());
-    }
+fn secret_token(client: kube::Client, namespace: &str, name: &str) -> TokenSource {
+    TokenSource::Provider(Arc::new(SecretTokenSource::new(client, namespace, name)))
 }

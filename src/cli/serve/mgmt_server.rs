@@ -15,16 +15,16 @@ use crate::relay::identity::validate_cluster_name;
 use crate::relay::pki::default_server_sans;
 use crate::server::config_source::{ConfigSource, StaticConfigSource, watch_config_dir};
 use crate::server::license_source::{LicenseLocation, LicenseSource};
-use crate::server::pki_store::DirPkiStore;
 use crate::server::platform_kube::{KubePlatformSource, StatusLedger, StatusWriter};
 use crate::server::platform_source::DirPlatformSource;
 use crate::server::session::SessionSettings;
 use crate::server::store::{MemoryStateStore, StateStore};
-use crate::server::tokens::{LocalTokenStore, TokenStore};
 use crate::server::translation::{TranslatingConfigSource, TranslationSettings};
 use crate::server::{RelayServer, ServerSettings};
 use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
 use std::sync::Mutex;
+
+use super::server_backends::{ServerBackends, stop_status_writer};
 
 /// Run the management server: the relay agents dial (mTLS gRPC) and the admin HTTP
 /// endpoint (/healthz, /readyz, /metrics, /api/v1/clusters)
@@ -39,9 +39,11 @@ pub struct Args {
     pub admin_listen: SocketAddr,
 
     /// Directory for the relay PKI (pki/, created on first start, never overwritten) and
-    /// bootstrap token records (tokens/); files are mode 0600
+    /// bootstrap token records (tokens/); files are mode 0600. Without it the server runs
+    /// against Kubernetes (in-cluster, or --kubeconfig/--context): PKI and tokens in
+    /// Secrets of --namespace, relay state in each KubernetesCluster's status
     #[arg(long, value_name = "PATH", env = "MESHCTL_STATE_DIR")]
-    pub state_dir: PathBuf,
+    pub state_dir: Option<PathBuf>,
 
     /// Directory of platform resources to translate (Workspace, VirtualDestination, RouteTable,
     /// VirtualGateway, AccessPolicy, KubernetesCluster as YAML, re-read when files change); each
@@ -175,20 +177,17 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             "--max-new-streams-per-second must be positive",
         ));
     }
-    let state_dir = args.state_dir.clone();
-    let tokens = Arc::new(
-        LocalTokenStore::open_dir(&state_dir)
-            .with_context(|| format!("opening the token store in {}", state_dir.display()))
-            .exit_kind(ExitKind::Environment)?,
-    );
+    let backends = match &args.state_dir {
+        Some(dir) => ServerBackends::local(dir)?,
+        None => ServerBackends::kube(ctx).await?,
+    };
+    let tokens = backends.tokens.clone();
     for cluster in args.clusters.iter().chain(&args.reissue_tokens) {
         if tokens.is_registered(cluster).await? && !args.reissue_tokens.contains(cluster) {
             continue;
         }
         let token = tokens.issue(cluster).await?;
-        if let Some(path) = tokens.write_handoff(cluster, &token)? {
-            tracing::info!(%cluster, path = %path.display(), "bootstrap token issued");
-        }
+        backends.hand_over(cluster, &token)?;
     }
     let mut sans = default_server_sans();
     for s in &args.server_sans {
@@ -243,7 +242,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
                 ..SessionSettings::default()
             },
         },
-        pki: Arc::new(DirPkiStore::new(&state_dir)),
+        pki: backends.pki.clone(),
         tokens,
         store,
         config: config.source(),
@@ -308,11 +307,16 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             }
         }
     }
-    tracing::info!(root_ca = %state_dir.join("pki/root-ca.crt").display(), "management server ready");
+    let writer_cancel = tokio_util::sync::CancellationToken::new();
+    let writer = backends
+        .start_status_writer(server.registry.clone(), writer_cancel.clone())
+        .map(|task| (task, writer_cancel));
+    tracing::info!(root_ca = %backends.root_ca_location, "management server ready");
     tokio::select! {
         _ = super::shutdown_signal() => {}
         _ = cancel.cancelled() => {}
     }
     server.shutdown(Duration::from_secs(10)).await;
+    stop_status_writer(writer, Duration::from_secs(10)).await;
     Ok(Outcome::Success)
 }

@@ -1,7 +1,9 @@
 //! `meshctl serve ...`: the long-running roles, management server and agent.
 
 pub mod agent;
+mod agent_backends;
 pub mod mgmt_server;
+mod server_backends;
 
 use clap::Subcommand;
 

@@ -5,7 +5,8 @@
 //! `last_seen_resolution`), at most `max_writes_per_round` writes per round (the rest
 //! follow in the next rounds), so a thousand agents do not hammer the API server.
 //! Clusters without a KubernetesCluster object are skipped (the object list is re-read
-//! every `list_interval`).
+//! every `list_interval`); every listed KubernetesCluster is made known to the registry,
+//! so that it shows as disconnected before its agent first connects.
 
 use crate::api::kubernetes_cluster::{KubernetesCluster, KubernetesClusterStatus};
 use crate::server::kube::call::{CallError, DEFAULT_CALL_TIMEOUT, timed};
@@ -85,7 +86,8 @@ impl ClusterStatusWriter {
     }
 
     /// Runs rounds every `interval` until `cancel`; a last round then writes the final
-    /// state (e.g. `connected: false` after the server closed its streams).
+    /// state. Cancel it after the relay server has shut down, so that this last round
+    /// records `connected: false` for the streams the shutdown closed.
     pub fn spawn(mut self, cancel: CancellationToken) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(self.settings.interval);
@@ -121,6 +123,10 @@ impl ClusterStatusWriter {
             .filter_map(|o| o.metadata.name)
             .collect();
         self.written.retain(|name, _| self.present.contains(name));
+        // A registered cluster is listed (disconnected) before its agent ever connects.
+        for name in &self.present {
+            self.registry.register(name);
+        }
         self.listed_at = Some(tokio::time::Instant::now());
         Ok(())
     }
