@@ -37,6 +37,14 @@ pub const DEFAULT_KINDS: [(&str, &str); 7] = [
     ("cilium.io/v2", "CiliumNetworkPolicy"),
 ];
 
+/// Why a kind could not be resolved.
+struct ResolveFailure {
+    /// The cluster does not serve the kind (404 from discovery, or the group version
+    /// has no such kind).
+    not_served: bool,
+    message: String,
+}
+
 /// Applies configuration to the cluster the agent runs in.
 pub struct KubeConfigSink {
     client: kube::Client,
@@ -96,13 +104,33 @@ impl KubeConfigSink {
         }
     }
 
+    /// Discovery with the call timeout; the error is the message for the Ack.
+    async fn resolve(&self, api_version: &str, kind: &str) -> Result<Resolved, ResolveFailure> {
+        match tokio::time::timeout(self.timeout, self.resolver.resolve(api_version, kind)).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(ResolveFailure {
+                not_served: matches!(
+                    &e.source,
+                    kube::Error::Api(s) if s.code == 404
+                ) || matches!(&e.source, kube::Error::Discovery(_)),
+                message: e.to_string(),
+            }),
+            Err(_) => Err(ResolveFailure {
+                not_served: false,
+                message: format!(
+                    "discovering {api_version} {kind}: the Kubernetes API did not answer within {}s",
+                    self.timeout.as_secs()
+                ),
+            }),
+        }
+    }
+
     async fn apply_one(&self, r: &proto::Resource) -> Result<(), String> {
         let body = body_json(r).map_err(|e| e.to_string())?;
         let resolved = self
-            .resolver
             .resolve(&r.api_version, &r.kind)
             .await
-            .map_err(|e| format!("not applied: {e}"))?;
+            .map_err(|e| format!("not applied: {}", e.message))?;
         if resolved.namespaced && r.namespace.is_empty() {
             return Err(format!(
                 "not applied: {} is namespaced but the resource has no namespace",
@@ -114,6 +142,8 @@ impl KubeConfigSink {
         object["kind"] = r.kind.clone().into();
         if resolved.namespaced {
             object["metadata"]["namespace"] = r.namespace.clone().into();
+        } else if let Some(meta) = object["metadata"].as_object_mut() {
+            meta.remove("namespace");
         }
         let api = api_for(&self.client, &resolved, &r.namespace);
         let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -130,11 +160,11 @@ impl KubeConfigSink {
 
     async fn delete_one(&self, key: &str) -> Result<(), String> {
         let k = parse_key(key).map_err(|e| e.to_string())?;
-        let resolved = match self.resolver.resolve(&k.api_version, &k.kind).await {
+        let resolved = match self.resolve(&k.api_version, &k.kind).await {
             Ok(r) => r,
             // The kind is gone from the cluster, so is the object.
-            Err(e) if matches!(&e.source, kube::Error::Api(s) if s.code == 404) => return Ok(()),
-            Err(e) => return Err(e.to_string()),
+            Err(e) if e.not_served => return Ok(()),
+            Err(e) => return Err(e.message),
         };
         let api = api_for(&self.client, &resolved, &k.namespace);
         let live = timed(format!("reading {key}"), self.timeout, api.get_opt(&k.name))
@@ -166,11 +196,17 @@ impl ConfigSink for KubeConfigSink {
         let mut held = HashMap::new();
         let selector = owned_selector();
         for (api_version, kind) in self.kinds() {
-            let resolved = match self.resolver.resolve(&api_version, &kind).await {
+            let resolved = match self.resolve(&api_version, &kind).await {
                 Ok(r) => r,
-                Err(e) => {
-                    tracing::debug!(%api_version, %kind, error = %e, "kind not served; nothing held");
+                Err(e) if e.not_served => {
+                    tracing::debug!(%api_version, %kind, error = %e.message, "kind not served; nothing held");
                     continue;
+                }
+                Err(e) => {
+                    return Err(SinkError::Io {
+                        path: PathBuf::from(format!("{api_version}/{kind}")),
+                        message: e.message,
+                    });
                 }
             };
             let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resolved.resource);
