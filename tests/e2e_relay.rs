@@ -8,7 +8,7 @@
 //! Covers: the server creates the relay Secrets; the agent bootstraps with the token
 //! Secret (the token is then marked consumed) and stores its certificate in a Secret;
 //! the namespace's Services reach the server's snapshot (`GET /api/v1/clusters`); a
-//! ConfigMap pushed by the server (`--config-dir`) is server-side applied in the
+//! ConfigMap pushed by the server (`--raw-config-dir`) is server-side applied in the
 //! cluster with the agent's owner labels; the KubernetesCluster status shows the
 //! connection and the disconnect (when the meshctl CRDs are installed).
 
@@ -178,7 +178,7 @@ fn server_and_agent_relay_through_kubernetes() {
         "127.0.0.1:0",
         "--admin-listen",
         "127.0.0.1:0",
-        "--config-dir",
+        "--raw-config-dir",
         config.path().to_str().unwrap(),
     ]);
     let mut server = Running::start(&server_args, &[]);
