@@ -103,3 +103,61 @@ extraAnnotations:
         ]
     )));
 }
+
+/// Every meshctl container in the rendered manifests runs a command line this very binary
+/// accepts: a template that passes a flag `serve` does not know would crash-loop in a cluster.
+#[test]
+fn rendered_container_args_parse_with_this_cli() {
+    use clap::Parser;
+    let profiles = [
+        render(Profile::Mgmt, &[], &[]),
+        render(
+            Profile::Agent,
+            &[],
+            &[
+                "cluster.name=cluster-1",
+                "agent.relayAddress=relay.example.com:9900",
+            ],
+        ),
+        render(Profile::SingleCluster, &[], &[]),
+    ];
+    let mut checked = 0;
+    for documents in &profiles {
+        for doc in documents.iter().filter(|d| d.kind == "Deployment") {
+            let json = serde_json::to_value(&doc.object).unwrap();
+            let containers = json["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap();
+            for container in containers {
+                let Some(args) = container["args"].as_array() else {
+                    continue;
+                };
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|a| {
+                        a.as_str()
+                            .unwrap()
+                            .replace("$(POD_NAMESPACE)", "mesh-system")
+                    })
+                    .collect();
+                if args.first().map(String::as_str) != Some("serve") {
+                    continue;
+                }
+                let argv = std::iter::once("meshctl".to_string()).chain(args.iter().cloned());
+                if let Err(e) = meshctl::cli::Cli::try_parse_from(argv) {
+                    panic!(
+                        "{} ({}) runs `meshctl {}`, which this CLI rejects:\n{e}",
+                        doc.name,
+                        doc.source,
+                        args.join(" ")
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 4,
+        "expected server and agent containers in the profiles, checked {checked}"
+    );
+}
