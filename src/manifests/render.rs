@@ -569,15 +569,8 @@ mod tests {
             names.contains(&"Deployment mesh-system/mesh-prometheus".to_owned()),
             "{names:?}"
         );
-        let server = docs
-            .iter()
-            .find(|d| d.kind == "Deployment" && d.name == "mesh-mgmt-server")
-            .unwrap();
-        let args = server.object["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
-        assert!(
-            args.contains("redis://mesh-redis.mesh-system.svc:6379"),
-            "{args}"
-        );
+        // The server has no Redis store yet (a later issue), so its arguments do not name one;
+        // tests/manifests_golden.rs checks every rendered argument against the CLI.
     }
 
     #[test]
