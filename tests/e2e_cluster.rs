@@ -21,40 +21,6 @@ use support::{E2eEnv, Running, TestNamespace};
 
 const CLUSTER: &str = "e2e-east";
 
-/// `--trusted-issuer FILE --key-file FILE` for a fresh issuer and a valid license (the management
-/// server install needs one).
-fn license_args(dir: &tempfile::TempDir) -> Vec<String> {
-    use meshctl::license::{IssuerKeyPair, LicenseRequest, LicenseType, Product, issue};
-    let pair = IssuerKeyPair::generate();
-    let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap();
-    let key = issue(
-        &LicenseRequest {
-            issuer: "e2e".into(),
-            licensee: "e2e cluster".into(),
-            license_type: LicenseType::Trial,
-            products: vec![Product::Mesh],
-            modules: vec![],
-            max_clusters: Some(5),
-            issued_at: now,
-            expires_at: now
-                .checked_add(jiff::SignedDuration::from_hours(24 * 30))
-                .unwrap(),
-        },
-        &pair,
-    )
-    .unwrap();
-    let trust = dir.path().join("issuer.pub.pem");
-    let key_file = dir.path().join("e2e.license");
-    std::fs::write(&trust, pair.public_key().to_spki_pem().unwrap()).unwrap();
-    std::fs::write(&key_file, key).unwrap();
-    vec![
-        "--trusted-issuer".into(),
-        trust.display().to_string(),
-        "--key-file".into(),
-        key_file.display().to_string(),
-    ]
-}
-
 fn meshctl<S: AsRef<std::ffi::OsStr>>(env: &E2eEnv, namespace: &str, args: &[S]) -> Output {
     let mut cmd = std::process::Command::new(support::meshctl_bin());
     cmd.arg("--kubeconfig")
@@ -341,7 +307,7 @@ async fn register_connects_deregister_leaves_nothing_and_register_works_again() 
     };
     let dir = tempfile::tempdir().unwrap();
     let mut install = vec!["install".to_owned(), "--wait=false".to_owned()];
-    install.extend(license_args(&dir));
+    install.extend(support::license_args(&dir, "e2e cluster"));
     if let Some(c) = &env.mgmt_context {
         install.extend(["--context".to_owned(), c.clone()]);
     }

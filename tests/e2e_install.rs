@@ -16,40 +16,6 @@ use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 use support::E2eEnv;
 
-/// `--trusted-issuer FILE --key-file FILE` for a fresh issuer and a valid license (install of the
-/// management server needs one). The files live in `dir`.
-fn license_args(dir: &tempfile::TempDir) -> Vec<String> {
-    use meshctl::license::{IssuerKeyPair, LicenseRequest, LicenseType, Product, issue};
-    let pair = IssuerKeyPair::generate();
-    let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap();
-    let key = issue(
-        &LicenseRequest {
-            issuer: "e2e".into(),
-            licensee: "e2e install".into(),
-            license_type: LicenseType::Trial,
-            products: vec![Product::Mesh],
-            modules: vec![],
-            max_clusters: Some(2),
-            issued_at: now,
-            expires_at: now
-                .checked_add(jiff::SignedDuration::from_hours(24 * 30))
-                .unwrap(),
-        },
-        &pair,
-    )
-    .unwrap();
-    let trust = dir.path().join("issuer.pub.pem");
-    let key_file = dir.path().join("e2e.license");
-    std::fs::write(&trust, pair.public_key().to_spki_pem().unwrap()).unwrap();
-    std::fs::write(&key_file, key).unwrap();
-    vec![
-        "--trusted-issuer".into(),
-        trust.display().to_string(),
-        "--key-file".into(),
-        key_file.display().to_string(),
-    ]
-}
-
 fn with(base: &[&str], extra: &[String]) -> Vec<String> {
     base.iter()
         .map(|s| (*s).to_owned())
@@ -162,7 +128,7 @@ async fn install_then_reinstall_reports_unchanged_and_uninstall_leaves_nothing_l
     };
     let client = env.client(false).await;
     let dir = tempfile::tempdir().unwrap();
-    let license = license_args(&dir);
+    let license = support::license_args(&dir, "e2e install");
 
     let first = json(meshctl(
         &env,
@@ -220,7 +186,10 @@ async fn diff_after_a_set_change_shows_exactly_that_change() {
     ok(meshctl(
         &env,
         &namespace,
-        &with(&["install", "--wait=false"], &license_args(&dir)),
+        &with(
+            &["install", "--wait=false"],
+            &support::license_args(&dir, "e2e install"),
+        ),
     ));
     let unchanged = meshctl(&env, &namespace, &["install", "--diff"]);
     assert_eq!(
@@ -270,7 +239,7 @@ async fn upgrade_prunes_what_the_new_rendering_no_longer_contains() {
         &namespace,
         &with(
             &["install", "--wait=false", "--set", "redis.enabled=true"],
-            &license_args(&dir),
+            &support::license_args(&dir, "e2e install"),
         ),
     ));
     assert!(

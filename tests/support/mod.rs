@@ -215,3 +215,37 @@ impl Drop for TestNamespace {
         .join();
     }
 }
+
+/// `--trusted-issuer FILE --key-file FILE` for a fresh test issuer and a valid 30-day Mesh
+/// license for `licensee` (installing the management server needs one). The files live in `dir`.
+pub fn license_args(dir: &tempfile::TempDir, licensee: &str) -> Vec<String> {
+    use meshctl::license::{IssuerKeyPair, LicenseRequest, LicenseType, Product, issue};
+    let pair = IssuerKeyPair::generate();
+    let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap();
+    let key = issue(
+        &LicenseRequest {
+            issuer: "e2e".into(),
+            licensee: licensee.into(),
+            license_type: LicenseType::Trial,
+            products: vec![Product::Mesh],
+            modules: vec![],
+            max_clusters: Some(5),
+            issued_at: now,
+            expires_at: now
+                .checked_add(jiff::SignedDuration::from_hours(24 * 30))
+                .unwrap(),
+        },
+        &pair,
+    )
+    .unwrap();
+    let trust = dir.path().join("issuer.pub.pem");
+    let key_file = dir.path().join("e2e.license");
+    std::fs::write(&trust, pair.public_key().to_spki_pem().unwrap()).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    vec![
+        "--trusted-issuer".into(),
+        trust.display().to_string(),
+        "--key-file".into(),
+        key_file.display().to_string(),
+    ]
+}
