@@ -93,24 +93,38 @@ impl StaticConfigSource {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        let old = g
-            .get(cluster)
+        let (generation, changed) = self.replace(&mut g, cluster.to_string(), resources);
+        drop(g);
+        if changed {
+            self.changes.send_modify(|n| *n += 1);
+        }
+        generation
+    }
+
+    /// Replaces one cluster's configuration under the write lock; returns its generation
+    /// and whether it changed.
+    fn replace(
+        &self,
+        configs: &mut HashMap<String, Arc<ClusterConfig>>,
+        cluster: String,
+        resources: BTreeMap<String, proto::Resource>,
+    ) -> (u64, bool) {
+        let old = configs
+            .get(&cluster)
             .cloned()
             .unwrap_or_else(|| self.empty.clone());
         if old.resources == resources {
-            return old.generation;
+            return (old.generation, false);
         }
         let generation = old.generation + 1;
-        g.insert(
-            cluster.to_string(),
+        configs.insert(
+            cluster,
             Arc::new(ClusterConfig {
                 generation,
                 resources,
             }),
         );
-        drop(g);
-        self.changes.send_modify(|n| *n += 1);
-        generation
+        (generation, true)
     }
 
     /// Wakes the subscribers without a change (e.g. when a cluster becomes ready).
@@ -132,22 +146,9 @@ impl StaticConfigSource {
         };
         let mut changed = 0;
         for (cluster, resources) in configs {
-            let old = g
-                .get(&cluster)
-                .cloned()
-                .unwrap_or_else(|| self.empty.clone());
-            if old.resources == resources {
-                continue;
+            if self.replace(&mut g, cluster, resources).1 {
+                changed += 1;
             }
-            let generation = old.generation + 1;
-            g.insert(
-                cluster,
-                Arc::new(ClusterConfig {
-                    generation,
-                    resources,
-                }),
-            );
-            changed += 1;
         }
         drop(g);
         if changed > 0 {
