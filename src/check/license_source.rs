@@ -11,10 +11,8 @@ use k8s_openapi::api::core::v1::Secret;
 
 use super::cluster::{ApiError, ClusterAccess};
 
-/// Secret holding the license key in the install namespace (`meshctl license apply`).
-pub const LICENSE_SECRET: &str = "meshctl-license";
-/// Key of the license key inside [`LICENSE_SECRET`].
-pub const LICENSE_SECRET_KEY: &str = "license-key";
+/// Secret holding the license key in the install namespace, and the key inside it.
+pub use crate::license::{LICENSE_SECRET_KEY, LICENSE_SECRET_NAME as LICENSE_SECRET};
 
 /// A verified license, as far as the check needs it. Holds no key material.
 #[derive(Debug, Clone, PartialEq, Eq)]

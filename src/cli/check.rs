@@ -21,7 +21,7 @@ use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::kube::KubeTarget;
 
 /// Port of the management server's admin HTTP API (DESIGN.md §2).
-pub const ADMIN_PORT: u16 = 9091;
+pub use crate::cluster::ADMIN_PORT;
 /// Pause between two attempts of a retried check.
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 

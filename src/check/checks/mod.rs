@@ -22,7 +22,7 @@ pub const VERSION_LABEL: &str = "meshctl.dev/version";
 /// The label selector of everything meshctl installs.
 pub const PART_OF_SELECTOR: &str = "app.kubernetes.io/part-of=meshctl";
 /// The management server's Deployment and Service.
-pub const MGMT_SERVER: &str = "mesh-mgmt-server";
+pub use crate::cluster::MGMT_SERVER;
 /// The agent's Deployment.
 pub const AGENT: &str = "mesh-agent";
 
