@@ -283,7 +283,7 @@ impl ServerOptions {
     pub fn installed(trusted_issuer: &Path) -> Self {
         Self {
             license: LicenseLocation::Secret {
-                name: "meshctl-license".into(),
+                name: meshctl::license::LICENSE_SECRET_NAME.into(),
                 key: meshctl::license::LICENSE_SECRET_KEY.into(),
             },
             trusted_issuers: vec![trusted_issuer.to_path_buf()],
