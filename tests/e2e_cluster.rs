@@ -10,16 +10,39 @@
 
 mod support;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 use support::mesh::{
     AgentOptions, Installation, LocalAgent, LocalServer, Registration, ServerOptions, TestIssuer,
-    wait_connected,
+    ok_json, wait_connected,
 };
 use support::{E2eEnv, TestNamespace};
 
 const CLUSTER: &str = "e2e-east";
+
+/// Waits until register has written the agent's token Secret and, last before it waits, the agent
+/// Deployment in `namespace` of the workload cluster (deregister removed both before).
+async fn agent_objects_written(remote: &kube::Client, namespace: &str) {
+    let secrets: Api<Secret> = Api::namespaced(remote.clone(), namespace);
+    let deployments: Api<Deployment> = Api::namespaced(remote.clone(), namespace);
+    for _ in 0..180 {
+        if secrets
+            .get_opt("relay-identity-token")
+            .await
+            .unwrap()
+            .is_some()
+            && deployments.get_opt("mesh-agent").await.unwrap().is_some()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!(
+        "register wrote no Secret relay-identity-token and Deployment mesh-agent in {namespace}"
+    );
+}
 
 /// Everything on the API server labelled for the cluster, and the registration Secrets by name.
 async fn leftovers(
@@ -116,7 +139,45 @@ async fn register_connects_deregister_leaves_nothing_and_register_works_again() 
     let mut registration = Registration::new(&env, &mgmt_ns, &agent_ns.name, CLUSTER);
 
     for round in ["first", "again"] {
-        let summary = registration.register(&server.relay);
+        // First round: register returns after writing (--wait=false), then the agent starts.
+        // Second round: register waits as it does by default, through the local admin address
+        // (the service proxy cannot reach a Service without endpoints), while the test starts
+        // the agent once register has written the Secrets and the agent Deployment (the
+        // Deployment never runs: no nodes).
+        let (summary, mut agent) = if round == "first" {
+            let summary = registration.register(&server.relay);
+            assert_eq!(summary["connected"], Value::Null, "{summary}");
+            let agent = LocalAgent::start(
+                &env,
+                &agent_ns.name,
+                CLUSTER,
+                &server.relay,
+                &AgentOptions::default(),
+            );
+            (summary, agent)
+        } else {
+            let register = registration.start_register(
+                &server.relay,
+                &[
+                    "--wait",
+                    "--timeout",
+                    "90s",
+                    "--mgmt-admin-address",
+                    &server.admin,
+                ],
+            );
+            agent_objects_written(&remote, &agent_ns.name).await;
+            let agent = LocalAgent::start(
+                &env,
+                &agent_ns.name,
+                CLUSTER,
+                &server.relay,
+                &AgentOptions::default(),
+            );
+            let summary = ok_json(tokio::task::block_in_place(|| register.wait()));
+            assert_eq!(summary["connected"], true, "{summary}");
+            (summary, agent)
+        };
         assert_eq!(summary["name"], CLUSTER, "{round}: {summary}");
         assert_eq!(summary["mgmt_namespace"], mgmt_ns.as_str(), "{summary}");
         assert_eq!(
@@ -129,7 +190,6 @@ async fn register_connects_deregister_leaves_nothing_and_register_works_again() 
             server.relay.as_str(),
             "{summary}"
         );
-        assert_eq!(summary["connected"], Value::Null);
         let written: Vec<String> = summary["objects"]
             .as_array()
             .unwrap()
@@ -159,14 +219,6 @@ async fn register_connects_deregister_leaves_nothing_and_register_works_again() 
         let ca = copied.get("relay-root-tls-secret").await.unwrap();
         assert_eq!(ca.data.unwrap().keys().collect::<Vec<_>>(), ["ca.crt"]);
 
-        // The agent as the Deployment register wrote would run it, as a local process.
-        let mut agent = LocalAgent::start(
-            &env,
-            &agent_ns.name,
-            CLUSTER,
-            &server.relay,
-            &AgentOptions::default(),
-        );
         let row = wait_connected(&env, &mut server, &mut agent);
         assert_eq!(row["registered"], true, "{row}");
         assert_eq!(

@@ -63,6 +63,62 @@ pub fn meshctl<S: AsRef<OsStr>>(env: &E2eEnv, remote: bool, namespace: &str, arg
     cmd.output().expect("run meshctl")
 }
 
+/// A meshctl command running in the background with stdout and stderr captured (keep its output
+/// small: nothing reads the pipes before [`Background::wait`]); killed when dropped unfinished.
+pub struct Background {
+    child: Option<std::process::Child>,
+}
+
+impl Background {
+    /// Waits for the command and returns its output.
+    pub fn wait(mut self) -> Output {
+        self.child
+            .take()
+            .expect("not waited for yet")
+            .wait_with_output()
+            .expect("wait for meshctl")
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Like [`meshctl`], but returns at once with the command running.
+pub fn meshctl_background<S: AsRef<OsStr>>(
+    env: &E2eEnv,
+    remote: bool,
+    namespace: &str,
+    args: &[S],
+) -> Background {
+    let kube = if remote {
+        env.remote_args()
+    } else {
+        env.mgmt_args()
+    };
+    let mut cmd = Command::new(meshctl_bin());
+    for var in MESHCTL_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.env_remove("KUBECONFIG");
+    cmd.args(kube)
+        .args(["-n", namespace])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("CI", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    Background {
+        child: Some(cmd.spawn().expect("start meshctl")),
+    }
+}
+
 /// The stdout of a successful run; panics with both streams otherwise.
 pub fn ok(output: Output) -> String {
     assert!(
@@ -546,6 +602,29 @@ impl Registration {
         args.extend(context_args(&self.env));
         self.registered = true;
         ok_json(meshctl(&self.env, false, &self.mgmt_namespace, &args))
+    }
+
+    /// `meshctl cluster register NAME --self --relay-address RELAY --set namespace=AGENT_NS -o
+    /// json EXTRA...` in the background, e.g. with `--wait --mgmt-admin-address ADMIN` to wait
+    /// (as register does by default) until the agent, started by the test once register wrote
+    /// its Secrets and Deployment, is connected.
+    pub fn start_register(&mut self, relay_address: &str, extra: &[&str]) -> Background {
+        let mut args = vec![
+            "cluster".to_owned(),
+            "register".to_owned(),
+            self.cluster.clone(),
+            "--self".to_owned(),
+            "--relay-address".to_owned(),
+            relay_address.to_owned(),
+            "--set".to_owned(),
+            format!("namespace={}", self.agent_namespace),
+            "-o".to_owned(),
+            "json".to_owned(),
+        ];
+        args.extend(context_args(&self.env));
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        self.registered = true;
+        meshctl_background(&self.env, false, &self.mgmt_namespace, &args)
     }
 
     /// `meshctl cluster deregister NAME -o json`; returns the report.
