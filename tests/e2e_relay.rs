@@ -175,11 +175,13 @@ fn server_and_agent_relay_through_kubernetes() {
 
     // A new Service reaches the server.
     rt.block_on(services.create(&pp, &service("web2"))).unwrap();
+    // At least one more: the snapshot also reports Istio and Cilium CRDs cluster-wide, which a
+    // concurrent test on the shared API server may install.
     wait_until(
         "the new Service in the snapshot",
         WAIT,
         &mut [&mut server.process, &mut agent.process],
-        || cluster_view(&admin).filter(|c| c["snapshot_resources"].as_u64() == Some(before + 1)),
+        || cluster_view(&admin).filter(|c| c["snapshot_resources"].as_u64().unwrap_or(0) > before),
     );
 
     // The pushed ConfigMap was applied by the agent, marked as its own, and acked.
