@@ -17,8 +17,7 @@
 
 mod support;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -26,7 +25,10 @@ use kube::Api;
 use kube::api::PostParams;
 use meshctl::api::kubernetes_cluster::KubernetesCluster;
 use serde_json::{Value, json};
-use support::{E2eEnv, Running, TestNamespace, meshctl_bin};
+use support::mesh::{
+    AgentOptions, LocalAgent, LocalServer, ServerOptions, cluster_row, wait_until,
+};
+use support::{E2eEnv, TestNamespace};
 
 const WAIT: Duration = Duration::from_secs(90);
 const CLUSTER: &str = "c1";
@@ -37,54 +39,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-fn address_in(line: &str) -> String {
-    line.split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("an address after 'listening on'")
-        .to_string()
-}
-
-/// The server's view of `CLUSTER` from `GET /api/v1/clusters` (through `cluster list`).
-fn cluster_view(admin: &str) -> Option<Value> {
-    let out = Command::new(meshctl_bin())
-        .env_remove("RUST_LOG")
-        .args([
-            "cluster",
-            "list",
-            "--admin-address",
-            admin,
-            "-o",
-            "json",
-            "--timeout",
-            "5s",
-        ])
-        .output()
-        .ok()?;
-    let list: Value = serde_json::from_slice(&out.stdout).ok()?;
-    list["clusters"]
-        .as_array()?
-        .iter()
-        .find(|c| c["name"] == CLUSTER)
-        .cloned()
-}
-
-/// Polls `f` until it returns `Some`, or panics with `what` and the processes' logs.
-fn wait_until<T>(what: &str, procs: &mut [&mut Running], mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline {
-        if let Some(v) = f() {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let logs: Vec<String> = procs.iter_mut().map(|p| p.logs()).collect();
-    panic!(
-        "timed out waiting for {what}; logs:\n{}",
-        logs.join("\n-----\n")
-    );
 }
 
 fn secret(name: &str, data: Value) -> Secret {
@@ -167,23 +121,18 @@ fn server_and_agent_relay_through_kubernetes() {
     )
     .unwrap();
 
-    let kube_args = env.mgmt_args();
-    let mut server_args: Vec<&str> = kube_args.iter().map(String::as_str).collect();
-    server_args.extend([
-        "-n",
+    // The server as a local process (Kubernetes mode: PKI and tokens in Secrets of the
+    // namespace), pushing the directory verbatim; relay and admin on 127.0.0.1, port 0.
+    let mut server = LocalServer::start(
+        &env,
         &ns.name,
-        "serve",
-        "mgmt-server",
-        "--relay-listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--raw-config-dir",
-        config.path().to_str().unwrap(),
-    ]);
-    let mut server = Running::start(&server_args, &[]);
-    let relay = address_in(&server.wait_for_line("relay listening on", WAIT));
-    let admin = address_in(&server.wait_for_line("admin listening on", WAIT));
+        &ServerOptions {
+            raw_config_dir: Some(config.path().to_path_buf()),
+            ..ServerOptions::default()
+        },
+    );
+    let admin = server.admin.clone();
+    let cluster_view = |admin: &str| cluster_row(&env, &ns.name, admin, CLUSTER);
 
     // The relay Secrets were created in the namespace.
     rt.block_on(async {
@@ -201,30 +150,21 @@ fn server_and_agent_relay_through_kubernetes() {
         assert!(data.contains_key("tls.crt") && data.contains_key("tls.key"));
     });
 
-    let mut agent_args: Vec<&str> = kube_args.iter().map(String::as_str).collect();
-    let source = format!("kube:{}", ns.name);
-    agent_args.extend([
-        "-n",
+    // The agent in the same namespace: the token Secret above, the CA from the server's
+    // relay-root-tls-secret; it watches only this namespace and applies what it receives.
+    let mut agent = LocalAgent::start(
+        &env,
         &ns.name,
-        "serve",
-        "agent",
-        "--cluster",
         CLUSTER,
-        "--relay-address",
-        &relay,
-        "--source",
-        &source,
-        "--sink",
-        "kube",
-        "--admin-listen",
-        "127.0.0.1:0",
-    ]);
-    let mut agent = Running::start(&agent_args, &[]);
+        &server.relay,
+        &AgentOptions::default(),
+    );
 
     // Connected, with the namespace and its Service in the snapshot.
     let view = wait_until(
         "the agent to connect with a snapshot",
-        &mut [&mut server, &mut agent],
+        WAIT,
+        &mut [&mut server.process, &mut agent.process],
         || {
             cluster_view(&admin).filter(|c| {
                 c["connected"] == true && c["snapshot_resources"].as_u64().unwrap_or(0) >= 2
@@ -235,16 +175,20 @@ fn server_and_agent_relay_through_kubernetes() {
 
     // A new Service reaches the server.
     rt.block_on(services.create(&pp, &service("web2"))).unwrap();
+    // At least one more: the snapshot also reports Istio and Cilium CRDs cluster-wide, which a
+    // concurrent test on the shared API server may install.
     wait_until(
         "the new Service in the snapshot",
-        &mut [&mut server, &mut agent],
-        || cluster_view(&admin).filter(|c| c["snapshot_resources"].as_u64() == Some(before + 1)),
+        WAIT,
+        &mut [&mut server.process, &mut agent.process],
+        || cluster_view(&admin).filter(|c| c["snapshot_resources"].as_u64().unwrap_or(0) > before),
     );
 
     // The pushed ConfigMap was applied by the agent, marked as its own, and acked.
     let applied = wait_until(
         "the pushed ConfigMap",
-        &mut [&mut server, &mut agent],
+        WAIT,
+        &mut [&mut server.process, &mut agent.process],
         || rt.block_on(configmaps.get_opt("pushed")).ok().flatten(),
     );
     let labels = applied.metadata.labels.clone().unwrap_or_default();
@@ -285,9 +229,12 @@ fn server_and_agent_relay_through_kubernetes() {
         managers.iter().any(|m| m == "meshctl-agent"),
         "{managers:?}"
     );
-    wait_until("the config ack", &mut [&mut server, &mut agent], || {
-        cluster_view(&admin).filter(|c| c["applied_config_version"].as_u64().is_some())
-    });
+    wait_until(
+        "the config ack",
+        WAIT,
+        &mut [&mut server.process, &mut agent.process],
+        || cluster_view(&admin).filter(|c| c["applied_config_version"].as_u64().is_some()),
+    );
 
     // Bootstrap consumed the token and stored the client certificate in a Secret.
     rt.block_on(async {
@@ -308,7 +255,8 @@ fn server_and_agent_relay_through_kubernetes() {
     if has_cluster_crd {
         wait_until(
             "KubernetesCluster status connected",
-            &mut [&mut server, &mut agent],
+            WAIT,
+            &mut [&mut server.process, &mut agent.process],
             || {
                 rt.block_on(clusters.get_status(CLUSTER))
                     .ok()
@@ -319,7 +267,8 @@ fn server_and_agent_relay_through_kubernetes() {
         agent.stop();
         wait_until(
             "KubernetesCluster status disconnected",
-            &mut [&mut server],
+            WAIT,
+            &mut [&mut server.process],
             || {
                 rt.block_on(clusters.get_status(CLUSTER))
                     .ok()
@@ -330,5 +279,11 @@ fn server_and_agent_relay_through_kubernetes() {
     }
     agent.stop();
     server.stop();
+    if has_cluster_crd {
+        // The namespace never finishes deleting without a namespace controller: remove the
+        // registration itself, so no stale KubernetesCluster outlives the test.
+        rt.block_on(clusters.delete(CLUSTER, &Default::default()))
+            .unwrap();
+    }
     drop(ns);
 }

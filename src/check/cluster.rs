@@ -258,6 +258,19 @@ impl ClusterAccess {
         self.list_with(api, &path, None, attempt).await
     }
 
+    /// LIST of a namespaced kind known only at run time in one namespace.
+    pub async fn list_dynamic_namespaced(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        attempt: u32,
+    ) -> Result<Arc<Vec<DynamicObject>>, ApiError> {
+        let client = self.client()?.clone();
+        let api: Api<DynamicObject> = Api::namespaced_with(client, namespace, resource);
+        let path = DynamicObject::url_path(resource, Some(namespace));
+        self.list_with(api, &path, None, attempt).await
+    }
+
     async fn list_with<K>(
         &self,
         api: Api<K>,

@@ -103,11 +103,11 @@ pub fn post_install(input: PostInstall) -> Result<Plan, PlanError> {
             input.now,
         );
         if which == RelayCheck::Connected {
-            check = check.with_registrations(Arc::clone(c));
+            check = check.with_registrations(Arc::clone(c), ns);
         }
         checks.push(Box::new(check));
     }
-    checks.push(Box::new(Config::new(category::CONFIG, Arc::clone(c))));
+    checks.push(Box::new(Config::new(category::CONFIG, Arc::clone(c), ns)));
     for remote in &input.remotes {
         let cat = category::agent(remote.label());
         checks.push(Box::new(KubernetesApi::new(

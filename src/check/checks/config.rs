@@ -1,6 +1,7 @@
 //! `config`: every platform resource was translated: `status.state` is ACCEPTED and
-//! `status.observedGeneration` equals `metadata.generation`. One LIST per kind, across
-//! namespaces; INVALID and UNLICENSED resources are listed with their messages.
+//! `status.observedGeneration` equals `metadata.generation`. One LIST per kind in the install
+//! namespace (the installed server watches and writes statuses there only: `--kubernetes`
+//! without `--all-namespaces`); INVALID and UNLICENSED resources are listed with their messages.
 
 use std::sync::Arc;
 
@@ -29,11 +30,16 @@ pub fn translated_kinds() -> Vec<ApiResource> {
 pub struct Config {
     spec: CheckSpec,
     cluster: Arc<ClusterAccess>,
+    namespace: String,
     kinds: Vec<ApiResource>,
 }
 
 impl Config {
-    pub fn new(category: impl Into<String>, cluster: Arc<ClusterAccess>) -> Self {
+    pub fn new(
+        category: impl Into<String>,
+        cluster: Arc<ClusterAccess>,
+        namespace: impl Into<String>,
+    ) -> Self {
         Self {
             spec: CheckSpec::new(
                 "config",
@@ -44,16 +50,16 @@ impl Config {
             .depends_on(&["kubernetes-api"])
             .retryable(),
             cluster,
+            namespace: namespace.into(),
             kinds: translated_kinds(),
         }
     }
 
     async fn evaluate(&self, attempt: u32) -> Finding {
-        let lists = join_all(
-            self.kinds
-                .iter()
-                .map(|kind| self.cluster.list_dynamic(kind, attempt)),
-        )
+        let lists = join_all(self.kinds.iter().map(|kind| {
+            self.cluster
+                .list_dynamic_namespaced(kind, &self.namespace, attempt)
+        }))
         .await;
         let mut per_kind = Vec::new();
         for (kind, list) in self.kinds.iter().zip(lists) {
@@ -210,11 +216,11 @@ mod tests {
     use crate::check::testing::{MockApi, empty_list, list, status};
 
     const PATHS: [&str; 5] = [
-        "/apis/admin.meshctl.dev/v1alpha1/workspaces",
-        "/apis/networking.meshctl.dev/v1alpha1/virtualdestinations",
-        "/apis/networking.meshctl.dev/v1alpha1/routetables",
-        "/apis/networking.meshctl.dev/v1alpha1/virtualgateways",
-        "/apis/security.meshctl.dev/v1alpha1/accesspolicies",
+        "/apis/admin.meshctl.dev/v1alpha1/namespaces/apps/workspaces",
+        "/apis/networking.meshctl.dev/v1alpha1/namespaces/apps/virtualdestinations",
+        "/apis/networking.meshctl.dev/v1alpha1/namespaces/apps/routetables",
+        "/apis/networking.meshctl.dev/v1alpha1/namespaces/apps/virtualgateways",
+        "/apis/security.meshctl.dev/v1alpha1/namespaces/apps/accesspolicies",
     ];
 
     fn object(kind: &str, name: &str, generation: i64, status: Value) -> Value {
@@ -243,7 +249,9 @@ mod tests {
             3,
             json!({"state": "ACCEPTED", "observedGeneration": 3}),
         )]);
-        let f = Config::new("config", Arc::new(api.cluster())).run(0).await;
+        let f = Config::new("config", Arc::new(api.cluster()), "apps")
+            .run(0)
+            .await;
         assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
         assert_eq!(f.message, "1 resource ACCEPTED and current");
         let mut requests = api.requests();
@@ -275,7 +283,9 @@ mod tests {
                 json!({"state": "ACCEPTED", "observedGeneration": 3}),
             ),
         ]);
-        let f = Config::new("config", Arc::new(api.cluster())).run(0).await;
+        let f = Config::new("config", Arc::new(api.cluster()), "apps")
+            .run(0)
+            .await;
         assert_eq!(f.verdict, Verdict::Fail);
         assert!(f.permanent);
         assert_eq!(
@@ -292,7 +302,9 @@ mod tests {
     #[tokio::test]
     async fn pending_only_is_retryable() {
         let api = serve(vec![object("RouteTable", "a", 1, json!(null))]);
-        let f = Config::new("config", Arc::new(api.cluster())).run(0).await;
+        let f = Config::new("config", Arc::new(api.cluster()), "apps")
+            .run(0)
+            .await;
         assert_eq!(f.verdict, Verdict::Fail);
         assert!(!f.permanent);
         assert_eq!(
@@ -317,7 +329,9 @@ mod tests {
                 (200, empty_list("List"))
             }
         });
-        let f = Config::new("config", Arc::new(api.cluster())).run(0).await;
+        let f = Config::new("config", Arc::new(api.cluster()), "apps")
+            .run(0)
+            .await;
         assert_eq!(f.verdict, Verdict::Fail);
         assert_eq!(
             f.message,
@@ -329,7 +343,9 @@ mod tests {
     #[tokio::test]
     async fn nothing_yet_passes() {
         let api = serve(vec![]);
-        let f = Config::new("config", Arc::new(api.cluster())).run(0).await;
+        let f = Config::new("config", Arc::new(api.cluster()), "apps")
+            .run(0)
+            .await;
         assert_eq!(f.verdict, Verdict::Pass);
         assert_eq!(f.message, "no platform resources yet");
     }

@@ -36,9 +36,9 @@ pub struct Relay {
     spec: CheckSpec,
     which: RelayCheck,
     status: Arc<SharedRelayStatus>,
-    /// Where KubernetesCluster registrations are listed, to catch clusters the server does
-    /// not know; `None` trusts the server's list alone.
-    registrations: Option<Arc<ClusterAccess>>,
+    /// Where KubernetesCluster registrations are listed (cluster, install namespace), to catch
+    /// clusters the server does not know; `None` trusts the server's list alone.
+    registrations: Option<(Arc<ClusterAccess>, String)>,
     now: Timestamp,
 }
 
@@ -103,25 +103,34 @@ impl Relay {
         }
     }
 
-    /// Also compares the server's clusters with the KubernetesCluster resources of `cluster`
-    /// (one LIST across namespaces): a registration the server does not list is a cluster that
-    /// never connected.
-    pub fn with_registrations(mut self, cluster: Arc<ClusterAccess>) -> Self {
+    /// Also compares the server's clusters with the KubernetesCluster resources in `namespace`
+    /// of `cluster` (one LIST): a registration the server does not list is a cluster that never
+    /// connected. Only the install namespace: `cluster register` writes registrations there, the
+    /// server keeps its tokens and writes relay status there, and a KubernetesCluster of another
+    /// installation (another namespace) is not this server's.
+    pub fn with_registrations(
+        mut self,
+        cluster: Arc<ClusterAccess>,
+        namespace: impl Into<String>,
+    ) -> Self {
         if !self.spec.depends_on.contains(&"kubernetes-api") {
             self.spec.depends_on.push("kubernetes-api");
         }
-        self.registrations = Some(cluster);
+        self.registrations = Some((cluster, namespace.into()));
         self
     }
 
     /// `(namespace, name)` of every KubernetesCluster; empty when the kind is not served (the
     /// crds check reports that).
     async fn registered(&self, attempt: u32) -> Result<Vec<(String, String)>, Finding> {
-        let Some(cluster) = &self.registrations else {
+        let Some((cluster, namespace)) = &self.registrations else {
             return Ok(Vec::new());
         };
         let kind = ApiResource::erase::<KubernetesCluster>(&());
-        match cluster.list_dynamic(&kind, attempt).await {
+        match cluster
+            .list_dynamic_namespaced(&kind, namespace, attempt)
+            .await
+        {
             Ok(objects) => Ok(objects
                 .iter()
                 .map(|o| {
@@ -472,12 +481,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn registrations_are_listed_once_across_namespaces() {
+    async fn registrations_are_listed_once_in_the_install_namespace() {
         use crate::check::testing::{MockApi, list, status};
         let api = MockApi::start(|method, path, _| {
             assert_eq!(method, "GET");
             match path {
-                "/apis/admin.meshctl.dev/v1alpha1/kubernetesclusters" => (
+                "/apis/admin.meshctl.dev/v1alpha1/namespaces/mesh-system/kubernetesclusters" => (
                     200,
                     list(
                         "KubernetesClusterList",
@@ -495,7 +504,7 @@ mod tests {
             "east", true,
         )])))));
         let check = Relay::new(RelayCheck::Connected, "relay", shared, &[], now())
-            .with_registrations(Arc::new(api.cluster()));
+            .with_registrations(Arc::new(api.cluster()), "mesh-system");
         assert_eq!(check.spec().depends_on, ["relay-admin", "kubernetes-api"]);
         let f = check.run(0).await;
         assert_eq!(f.verdict, Verdict::Fail, "{f:?}");
@@ -507,7 +516,7 @@ mod tests {
         );
         assert_eq!(
             api.requests(),
-            ["GET /apis/admin.meshctl.dev/v1alpha1/kubernetesclusters"]
+            ["GET /apis/admin.meshctl.dev/v1alpha1/namespaces/mesh-system/kubernetesclusters"]
         );
     }
 

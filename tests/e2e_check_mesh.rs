@@ -1,0 +1,379 @@
+//! End-to-end `meshctl check` of a running platform (issue 7): healthy → exit 0; agent stopped →
+//! exit 1 with `relay-clusters-connected` naming the cluster; expired license → exit 1 with the
+//! `license` check failed. Against the API server of `MESHCTL_E2E_KUBECONFIG` (contexts
+//! `MESHCTL_E2E_MGMT_CONTEXT` / `MESHCTL_E2E_REMOTE_CONTEXT`); skips with a printed reason when
+//! it is unset.
+//!
+//! The API server has no nodes and no controllers (envtest-like), so each test:
+//! - installs with the real `meshctl install --wait=false` (CRDs applied server-side and waited
+//!   for until Established; the license Secret `meshctl-license` from a test issuer; the server
+//!   Deployment and Services) into a namespace of its own;
+//! - plays the Deployment controller's part for the install checks: it writes the status the
+//!   controller would write for an available rollout (observedGeneration, replicas, Available=True)
+//!   through the status subresource. No pod exists, and `install-pods` honestly passes with "no
+//!   pods labelled ... yet";
+//! - runs the management server and the agent as local processes (support::mesh), registered with
+//!   the real `meshctl cluster register --self --wait=false --relay-address <local relay>`;
+//! - runs `meshctl check --mgmt-admin-address <local admin> --trusted-issuer <test issuer> -o json`
+//!   (the API server's service proxy cannot reach a Service without endpoints).
+//!
+//! Not covered here: the agent checks of `--remote-context` (the agent Deployment of the workload
+//! cluster would need the same played status, and MESHCTL_E2E_REMOTE_CONTEXT may be unset).
+
+// support::E2eEnv prints the reason for a skip on stderr.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use support::mesh::{
+    AgentOptions, Installation, LocalAgent, LocalServer, Registration, ServerOptions, TestIssuer,
+    meshctl, wait_connected, wait_disconnected,
+};
+use support::{E2eEnv, TestNamespace};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// An installed, registered and connected platform. Fields drop in order: the agent stops, the
+/// registration is removed (`cluster deregister`), the server stops, `uninstall` runs, the agent
+/// namespace is deleted.
+struct Platform {
+    env: E2eEnv,
+    rt: tokio::runtime::Runtime,
+    cluster: String,
+    agent: LocalAgent,
+    _registration: Registration,
+    server: LocalServer,
+    installation: Installation,
+    _agent_namespace: TestNamespace,
+    issuer: TestIssuer,
+    _dir: tempfile::TempDir,
+}
+
+impl Platform {
+    fn up(env: E2eEnv, cluster: &str) -> Self {
+        let rt = runtime();
+        let remote = rt.block_on(env.client(true));
+        let mgmt_namespace = format!("e2e-check-mesh-{:06}", rand::random::<u32>() % 1_000_000);
+        let agent_namespace = rt.block_on(TestNamespace::create(remote, "e2e-check-mesh-agent"));
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = TestIssuer::new(dir.path());
+        let license = issuer.valid_license("e2e check");
+        let installation = Installation::install(&env, &mgmt_namespace, &issuer, &license);
+        play_deployment_controller(&env, &rt, &mgmt_namespace);
+        let mut server = LocalServer::start(
+            &env,
+            &mgmt_namespace,
+            &ServerOptions::installed(&issuer.trust_file),
+        );
+        let mut registration =
+            Registration::new(&env, &mgmt_namespace, &agent_namespace.name, cluster);
+        registration.register(&server.relay);
+        let mut agent = LocalAgent::start(
+            &env,
+            &agent_namespace.name,
+            cluster,
+            &server.relay,
+            &AgentOptions::default(),
+        );
+        wait_connected(&env, &mut server, &mut agent);
+        Self {
+            env,
+            rt,
+            cluster: cluster.to_owned(),
+            agent,
+            _registration: registration,
+            server,
+            installation,
+            _agent_namespace: agent_namespace,
+            issuer,
+            _dir: dir,
+        }
+    }
+
+    /// `meshctl -n NS check --mgmt-admin-address ADMIN --trusted-issuer F --wait W -o json`:
+    /// (exit code, report), the two checked for agreement.
+    fn check(&mut self, wait: &str) -> (i32, Value) {
+        let trust = self.issuer.trust_file.display().to_string();
+        let out = meshctl(
+            &self.env,
+            false,
+            &self.installation.namespace,
+            &[
+                "check",
+                "--mgmt-admin-address",
+                &self.server.admin,
+                "--trusted-issuer",
+                &trust,
+                "--wait",
+                wait,
+                "-o",
+                "json",
+            ],
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON report ({e}); stdout: {}\nstderr: {}\nserver logs:\n{}\nagent logs:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.server.process.logs(),
+                self.agent.process.logs()
+            )
+        });
+        let code = out.status.code().unwrap();
+        assert_eq!(code == 0, report["success"] == true, "{report:#}");
+        (code, report)
+    }
+}
+
+/// What the Deployment controller (kube-controller-manager) would write once the rollout of each
+/// meshctl Deployment in `namespace` is complete: there is none on this API server, so the test
+/// writes it through the status subresource. The install checks read exactly these fields
+/// (src/check/checks/install.rs `unavailable_reason`).
+fn play_deployment_controller(env: &E2eEnv, rt: &tokio::runtime::Runtime, namespace: &str) {
+    rt.block_on(async {
+        let client = env.client(false).await;
+        let api: Api<Deployment> = Api::namespaced(client, namespace);
+        let ours = api
+            .list(&ListParams::default().labels("app.kubernetes.io/part-of=meshctl"))
+            .await
+            .unwrap();
+        assert!(
+            ours.items
+                .iter()
+                .any(|d| d.metadata.name.as_deref() == Some("mesh-mgmt-server")),
+            "install created no mesh-mgmt-server Deployment in {namespace}"
+        );
+        for d in ours.items {
+            let name = d.metadata.name.clone().unwrap();
+            let replicas = d.spec.replicas.unwrap_or(1);
+            let now = jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
+            let status = json!({"status": {
+                "observedGeneration": d.metadata.generation.unwrap_or(1),
+                "replicas": replicas,
+                "updatedReplicas": replicas,
+                "readyReplicas": replicas,
+                "availableReplicas": replicas,
+                "conditions": [
+                    {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                     "message": "written by the e2e test in place of the controller manager",
+                     "lastUpdateTime": now, "lastTransitionTime": now},
+                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                     "message": "written by the e2e test in place of the controller manager",
+                     "lastUpdateTime": now, "lastTransitionTime": now}
+                ]
+            }});
+            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                .await
+                .unwrap();
+        }
+    });
+}
+
+fn by_id(report: &Value) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for category in report["categories"].as_array().unwrap() {
+        for check in category["checks"].as_array().unwrap() {
+            out.insert(check["id"].as_str().unwrap().to_string(), check.clone());
+        }
+    }
+    out
+}
+
+/// The ids of the checks with `result`.
+fn with_result(report: &Value, result: &str) -> Vec<String> {
+    by_id(report)
+        .into_iter()
+        .filter(|(_, c)| c["result"] == result)
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Checks whose result the test controls, and that pass on a healthy platform. `kubernetes-api`
+/// (latency) and `kubernetes-version` (supported range) depend on the API server under test and
+/// may warn; they must not fail.
+const HEALTHY: [&str; 12] = [
+    "crds",
+    "install",
+    "install-available",
+    "install-pods",
+    "install-images",
+    "license",
+    "relay-admin",
+    "relay-clusters-connected",
+    "relay-snapshot-age",
+    "relay-cert-expiry",
+    "relay-version-skew",
+    "config",
+];
+
+fn assert_passed_except(report: &Value, failing: &[&str]) {
+    let checks = by_id(report);
+    for id in HEALTHY.iter().filter(|id| !failing.contains(id)) {
+        assert_eq!(checks[*id]["result"], "passed", "{id}: {report:#}");
+    }
+    for id in ["kubernetes-api", "kubernetes-version"] {
+        assert_ne!(checks[id]["result"], "failed", "{id}: {report:#}");
+        assert_ne!(checks[id]["result"], "skipped", "{id}: {report:#}");
+    }
+    assert_eq!(with_result(report, "failed"), failing, "{report:#}");
+}
+
+#[test]
+fn healthy_platform_passes_check() {
+    let Some(env) = E2eEnv::from_env("healthy_platform_passes_check") else {
+        return;
+    };
+    let mut platform = Platform::up(env, "e2e-check-healthy");
+    // A short wait: the agent's first heartbeat may still be due.
+    let (code, report) = platform.check("30s");
+    assert_eq!(code, 0, "{report:#}");
+    assert_passed_except(&report, &[]);
+    let checks = by_id(&report);
+    assert_eq!(
+        checks["relay-clusters-connected"]["message"], "all 1 cluster connected",
+        "{report:#}"
+    );
+    assert_eq!(
+        checks["install-pods"]["message"], "no pods labelled app.kubernetes.io/part-of=meshctl yet",
+        "{report:#}"
+    );
+    assert_eq!(
+        checks["config"]["message"], "no platform resources yet",
+        "{report:#}"
+    );
+    assert!(
+        checks["license"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("trial license for e2e check (mesh) valid until"),
+        "{report:#}"
+    );
+    assert_eq!(
+        checks["relay-version-skew"]["message"],
+        format!("all agents run meshctl {}", meshctl::version::VERSION),
+        "{report:#}"
+    );
+    assert_eq!(report["success"], true);
+}
+
+#[test]
+fn stopped_agent_fails_the_relay_check_naming_the_cluster() {
+    let Some(env) = E2eEnv::from_env("stopped_agent_fails_the_relay_check_naming_the_cluster")
+    else {
+        return;
+    };
+    let mut platform = Platform::up(env, "e2e-check-stopped");
+    platform.agent.stop();
+    let cluster = platform.cluster.clone();
+    wait_disconnected(&platform.env, &mut platform.server, &cluster);
+    // --wait 0s: run each check once (the relay check would otherwise retry for 60 s).
+    let (code, report) = platform.check("0s");
+    assert_eq!(code, 1, "{report:#}");
+    assert_passed_except(&report, &["relay-clusters-connected"]);
+    let failed = &by_id(&report)["relay-clusters-connected"];
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("1 cluster of 1 not connected: {cluster} (")),
+        "{report:#}"
+    );
+    assert!(
+        failed["hint"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the agent of cluster {cluster}")),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn expired_license_fails_the_license_check() {
+    let Some(env) = E2eEnv::from_env("expired_license_fails_the_license_check") else {
+        return;
+    };
+    let mut platform = Platform::up(env, "e2e-check-expired");
+    // The key expires a day before it is issued (to the second): its expiry date is one of these.
+    let day = jiff::SignedDuration::from_hours(24);
+    let date = |t: jiff::Timestamp| t.checked_sub(day).unwrap().strftime("%Y-%m-%d").to_string();
+    let before = date(jiff::Timestamp::now());
+    let (expired_file, expired_key) = platform.issuer.license(
+        "e2e check",
+        "e2e-expired.license",
+        jiff::SignedDuration::from_hours(24 * 60),
+        jiff::SignedDuration::from_hours(-24),
+    );
+    let after = date(jiff::Timestamp::now());
+    // `license apply` verifies first and refuses an expired key (exit 1) without touching the
+    // cluster...
+    let trust = platform.issuer.trust_file.display().to_string();
+    let refused = meshctl(
+        &platform.env,
+        false,
+        &platform.installation.namespace,
+        &[
+            "license",
+            "apply",
+            "--key-file",
+            &expired_file.display().to_string(),
+            "--trusted-issuer",
+            &trust,
+        ],
+    );
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("license expired at"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // ...so the test writes the key into the installed Secret itself, as a license that expired
+    // in place would be.
+    platform.rt.block_on(async {
+        let client = platform.env.client(false).await;
+        let secrets: Api<Secret> = Api::namespaced(client, &platform.installation.namespace);
+        let patch = json!({"stringData": {meshctl::license::LICENSE_SECRET_KEY: expired_key}});
+        secrets
+            .patch(
+                meshctl::license::LICENSE_SECRET_NAME,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .unwrap();
+    });
+    let (code, report) = platform.check("0s");
+    assert_eq!(code, 1, "{report:#}");
+    assert_passed_except(&report, &["license"]);
+    let license = &by_id(&report)["license"];
+    let message = license["message"].as_str().unwrap();
+    assert!(
+        message == format!("trial license for e2e check (mesh) expired on {before}")
+            || message == format!("trial license for e2e check (mesh) expired on {after}"),
+        "{report:#}"
+    );
+    assert!(
+        license["hint"]
+            .as_str()
+            .unwrap()
+            .contains("meshctl license apply"),
+        "{report:#}"
+    );
+}
