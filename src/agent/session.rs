@@ -180,7 +180,7 @@ pub async fn run(shared: &Arc<AgentShared>, creds: &Credentials) -> SessionEnd {
         cluster = %s.cluster,
         server_version = %welcome.server_version,
         in_sync = welcome.snapshot_in_sync,
-        license = license.license.as_str(),
+        license = %license.license.as_str(),
         products = %license.products_text(),
         modules = %license.modules_text(),
         license_expires = %expires,
