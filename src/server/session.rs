@@ -197,12 +197,10 @@ impl Session {
     }
 
     async fn welcome(&mut self, peer: &Peer, hello: &Hello) -> Result<(), String> {
-        let entitlements = self
-            .ctx
-            .session
-            .entitlements
-            .entries(FIRST_LICENSE_READ_WAIT)
-            .await;
+        let entitlements = tokio::select! {
+            e = self.ctx.session.entitlements.entries(FIRST_LICENSE_READ_WAIT) => e,
+            _ = self.ctx.shutdown.cancelled() => return Err("server shutting down".into()),
+        };
         let cluster = self.handle.cluster.clone();
         let summary = self
             .ctx
