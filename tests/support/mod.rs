@@ -9,6 +9,8 @@
     clippy::print_stderr
 )]
 
+pub mod mesh;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -31,11 +33,15 @@ impl Running {
     /// Starts `meshctl ARGS`, collecting its stderr (logs) line by line.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(meshctl_bin());
+        // Nothing from the caller's environment changes the process (the state backend, the
+        // namespace, the license); `envs` sets what a test wants.
+        for var in mesh::MESHCTL_ENV {
+            cmd.env_remove(var);
+        }
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .env_remove("RUST_LOG")
             .env("NO_COLOR", "1");
         for (k, v) in envs {
             cmd.env(k, v);
