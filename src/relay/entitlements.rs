@@ -25,6 +25,8 @@ const LICENSE: &str = "license";
 const PRODUCT: &str = "product";
 const MODULE: &str = "module";
 const EXPIRES: &str = "expires";
+/// Entries read from one Welcome; the rest are ignored (a license names a handful).
+const MAX_ENTRIES: usize = 64;
 
 /// The state of the server's license as announced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -152,10 +154,11 @@ impl AnnouncedEntitlements {
         out
     }
 
-    /// Decodes wire entries; unknown or malformed entries are ignored.
+    /// Decodes wire entries; unknown or malformed entries, and any beyond the first 64, are
+    /// ignored.
     pub fn decode<S: AsRef<str>>(entries: &[S]) -> Self {
         let mut out = Self::default();
-        for entry in entries {
+        for entry in entries.iter().take(MAX_ENTRIES) {
             let Some((prefix, value)) = entry.as_ref().split_once(':') else {
                 continue;
             };
@@ -294,5 +297,7 @@ mod tests {
             AnnouncedEntitlements::decode(&["license:later"]).license,
             AnnouncedState::Unknown
         );
+        let many: Vec<String> = (0..1000).map(|i| format!("product:p{i}")).collect();
+        assert_eq!(AnnouncedEntitlements::decode(&many).products.len(), 64);
     }
 }
