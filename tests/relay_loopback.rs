@@ -605,3 +605,74 @@ async fn connections_beyond_the_cap_are_closed_and_agents_keep_working() {
     drop(s);
     server.shutdown(Duration::from_secs(5)).await;
 }
+
+/// The Welcome of each new stream carries the license last published; a server without a license
+/// source announces nothing.
+#[tokio::test]
+async fn welcome_announces_the_license_published_when_the_stream_opens() {
+    use meshctl::relay::entitlements::{AnnouncedEntitlements, AnnouncedState};
+    use meshctl::server::license_source::entitlements_feed;
+
+    async fn welcome_entitlements(
+        server: &meshctl::server::RunningServer,
+        parts: &ServerParts,
+    ) -> Vec<String> {
+        let id = valid_identity(&parts.material, "cluster-1");
+        let mut c = client(server.relay_addr, &server.root_ca_pem, Some(&id)).await;
+        let mut s = open_stream(&mut c, hello("cluster-1")).await.unwrap();
+        match next_message(&mut s).await.unwrap().unwrap().msg {
+            Some(server_message::Msg::Welcome(w)) => w.entitlements,
+            other => panic!("expected Welcome, got {other:?}"),
+        }
+    }
+
+    let parts = ServerParts::new().await;
+    parts.token("cluster-1").await;
+    let server = parts.start().await;
+    assert!(welcome_entitlements(&server, &parts).await.is_empty());
+    server.shutdown(Duration::from_secs(5)).await;
+
+    let (publisher, feed) = entitlements_feed();
+    let mut settings = parts.settings();
+    settings.session.entitlements = feed;
+    let server = parts.start_with(settings).await;
+    let expires = jiff::Timestamp::from_second(1_900_000_000).unwrap();
+    let announced = AnnouncedEntitlements {
+        license: AnnouncedState::Valid,
+        products: ["mesh".to_owned(), "network".to_owned()].into(),
+        modules: ["graphql".to_owned()].into(),
+        expires_at: Some(expires),
+    };
+    // Published after the stream opened: the Welcome waits for the first read of the license.
+    let opening = welcome_entitlements(&server, &parts);
+    let publish = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(publisher.publish(announced.clone()));
+    };
+    let (wire, ()) = tokio::join!(opening, publish);
+    assert_eq!(
+        wire,
+        [
+            "license:valid",
+            "product:mesh",
+            "product:network",
+            "module:graphql",
+            "expires:2030-03-17T17:46:40Z"
+        ]
+    );
+    assert_eq!(AnnouncedEntitlements::decode(&wire), announced);
+
+    // A reloaded license without Mesh: the next stream is told.
+    let without_mesh = AnnouncedEntitlements {
+        products: ["network".to_owned()].into(),
+        modules: Default::default(),
+        ..announced
+    };
+    assert!(publisher.publish(without_mesh.clone()));
+    assert!(!publisher.publish(without_mesh.clone()));
+    let seen = AnnouncedEntitlements::decode(&welcome_entitlements(&server, &parts).await);
+    assert_eq!(seen, without_mesh);
+    assert!(!seen.grants("mesh"));
+    assert!(seen.grants("network"));
+    server.shutdown(Duration::from_secs(5)).await;
+}

@@ -11,8 +11,9 @@ use meshctl::agent::{Agent, RunningAgent, TokenSource};
 use meshctl::license::{
     IssuerKeyPair, KeyOrigin, LicenseRequest, LicenseType, Product, TrustedIssuers, issue,
 };
+use meshctl::relay::entitlements::AnnouncedState;
 use meshctl::server::config_source::ConfigSource;
-use meshctl::server::license_source::{LicenseLocation, LicenseSource};
+use meshctl::server::license_source::{LicenseLocation, LicenseSource, entitlements_feed};
 use meshctl::server::platform_source::DirPlatformSource;
 use meshctl::server::store::{MemoryStateStore, StateStore};
 use meshctl::server::translation::{TranslatingConfigSource, TranslationSettings};
@@ -123,6 +124,7 @@ impl World {
         let translation = TranslatingConfigSource::new(TranslationSettings::default());
         let memory: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
         let mut tasks = vec![translation.start(memory.clone(), cancel.clone()).unwrap()];
+        let (publisher, feed) = entitlements_feed();
         tasks.push(tokio::spawn(
             DirPlatformSource::new(
                 platform_dir.clone(),
@@ -136,11 +138,14 @@ impl World {
                 location: LicenseLocation::File(license_file),
                 trusted,
                 interval: Duration::from_millis(50),
+                announce: Some(publisher),
             }
             .run(translation.events(), cancel.clone()),
         ));
+        let mut settings = parts.settings();
+        settings.session.entitlements = feed;
         let server = RelayServer {
-            settings: parts.settings(),
+            settings,
             pki: parts.pki.clone(),
             tokens: parts.tokens.clone(),
             store: translation.observe(memory),
@@ -204,6 +209,46 @@ impl World {
     }
 }
 
+impl World {
+    /// Every agent saw `products` (and only those) in the license the server announced, through
+    /// its API, its admin endpoint and its metrics.
+    async fn agents_see_products(&self, products: &[&str]) {
+        for agent in &self.agents {
+            let seen = agent.server_license().expect("the agent got a Welcome");
+            // The test license expires within a day.
+            assert_eq!(seen.license, AnnouncedState::ExpiringSoon, "{seen:?}");
+            assert_eq!(
+                seen.products.iter().map(String::as_str).collect::<Vec<_>>(),
+                products,
+                "{seen:?}"
+            );
+            let expires = seen.expires_at.unwrap();
+            assert!(expires > jiff::Timestamp::now(), "{seen:?}");
+            let admin = agent.admin_addr.unwrap();
+            let (code, body) = http_get(admin, "/api/v1/license").await;
+            assert_eq!(code, 200, "{body}");
+            let json: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(json["license"], "expiring_soon", "{json}");
+            assert_eq!(json["expires_at"], expires.to_string(), "{json}");
+            assert_eq!(json["products"], serde_json::json!(products), "{json}");
+            let (_, metrics) = http_get(admin, "/metrics").await;
+            for p in ["mesh", "gateway", "network"] {
+                let line = format!(
+                    "meshctl_agent_license_product{{product=\"{p}\"}} {}",
+                    u8::from(products.contains(&p))
+                );
+                assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+            }
+            assert!(
+                metrics.contains(
+                    "meshctl_agent_license_info{state=\"expiring_soon\",modules=\"-\"} 1"
+                ),
+                "{metrics}"
+            );
+        }
+    }
+}
+
 /// Kinds of the objects a directory sink holds, sorted.
 fn kinds_in(dir: &Path) -> Vec<String> {
     let mut kinds: Vec<String> = std::fs::read_dir(dir)
@@ -243,6 +288,7 @@ async fn a_virtual_destination_reaches_both_clusters_and_is_withdrawn() {
         })
     })
     .await;
+    world.agents_see_products(&["mesh"]).await;
 
     std::fs::write(world.platform_dir.join("vd.yaml"), VIRTUAL_DESTINATION).unwrap();
     eventually("ServiceEntry and DestinationRule in both sinks", || {
@@ -325,6 +371,8 @@ async fn without_mesh_in_the_license_the_destination_is_unlicensed_and_nothing_i
         })
     })
     .await;
+    // The agents are told the license has no Mesh.
+    world.agents_see_products(&["gateway"]).await;
     std::fs::write(world.platform_dir.join("vd.yaml"), VIRTUAL_DESTINATION).unwrap();
     let mut report = Value::Null;
     for _ in 0..1500 {

@@ -1,25 +1,37 @@
 //! The agent's admin HTTP endpoint (port 9093 by default): `/healthz`, `/readyz`
-//! (ready while the relay stream is up), `/metrics`.
+//! (ready while the relay stream is up), `/metrics`, and `/api/v1/license` (the management
+//! server's license as announced when the stream last opened, JSON).
 
 use crate::agent::metrics::AgentMetrics;
+use crate::relay::entitlements::AnnouncedEntitlements;
 use crate::server::admin::METRICS_CONTENT_TYPE;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-pub fn router(metrics: Arc<AgentMetrics>) -> Router {
+/// The license the management server announced; `None` until the first Welcome.
+pub type ServerLicense = Arc<Mutex<Option<AnnouncedEntitlements>>>;
+
+#[derive(Clone)]
+struct AdminState {
+    metrics: Arc<AgentMetrics>,
+    license: ServerLicense,
+}
+
+pub fn router(metrics: Arc<AgentMetrics>, license: ServerLicense) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(metrics)
+        .route("/api/v1/license", get(license_json))
+        .with_state(AdminState { metrics, license })
 }
 
-async fn readyz(State(m): State<Arc<AgentMetrics>>) -> impl IntoResponse {
-    if m.connected.get() == 1 {
+async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
+    if s.metrics.connected.get() == 1 {
         (StatusCode::OK, "ready\n")
     } else {
         (
@@ -29,6 +41,21 @@ async fn readyz(State(m): State<Arc<AgentMetrics>>) -> impl IntoResponse {
     }
 }
 
-async fn metrics_text(State(m): State<Arc<AgentMetrics>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], m.encode())
+async fn metrics_text(State(s): State<AdminState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
+        s.metrics.encode(),
+    )
+}
+
+async fn license_json(State(s): State<AdminState>) -> Response {
+    let current = s.license.lock().ok().and_then(|g| g.clone());
+    match current {
+        Some(l) => axum::Json(l).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no Welcome from the management server yet\n",
+        )
+            .into_response(),
+    }
 }

@@ -1,9 +1,24 @@
 //! The agent's Prometheus metrics.
 
+use crate::license::Product;
+use crate::relay::entitlements::AnnouncedEntitlements;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::Mutex;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LicenseInfoLabels {
+    pub state: String,
+    pub modules: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProductLabel {
+    pub product: String,
+}
 
 pub struct AgentMetrics {
     registry: Mutex<Registry>,
@@ -18,6 +33,9 @@ pub struct AgentMetrics {
     pub cert_not_after: Gauge,
     pub bootstraps: Counter,
     pub renewals: Counter,
+    pub license_info: Family<LicenseInfoLabels, Gauge>,
+    pub license_product: Family<ProductLabel, Gauge>,
+    pub license_expires_at: Gauge,
 }
 
 impl std::fmt::Debug for AgentMetrics {
@@ -47,6 +65,9 @@ impl AgentMetrics {
             cert_not_after: Gauge::default(),
             bootstraps: Counter::default(),
             renewals: Counter::default(),
+            license_info: Family::default(),
+            license_product: Family::default(),
+            license_expires_at: Gauge::default(),
         };
         if let Ok(mut r) = m.registry.lock() {
             r.register(
@@ -104,8 +125,44 @@ impl AgentMetrics {
                 "Successful certificate renewals",
                 m.renewals.clone(),
             );
+            r.register(
+                "meshctl_agent_license_info",
+                "The management server's license as announced when the stream opened (1 for its state and modules)",
+                m.license_info.clone(),
+            );
+            r.register(
+                "meshctl_agent_license_product",
+                "1 when the management server's license is usable and grants the product",
+                m.license_product.clone(),
+            );
+            r.register(
+                "meshctl_agent_license_expires_at_seconds",
+                "Unix time at which the management server's license expires (0: unknown)",
+                m.license_expires_at.clone(),
+            );
         }
         m
+    }
+
+    /// Records the license the server announced in Welcome.
+    pub fn set_license(&self, announced: &AnnouncedEntitlements) {
+        self.license_info.clear();
+        self.license_info
+            .get_or_create(&LicenseInfoLabels {
+                state: announced.license.as_str().to_owned(),
+                modules: announced.modules_text(),
+            })
+            .set(1);
+        self.license_product.clear();
+        let known = Product::ALL.iter().map(|p| p.as_str().to_owned());
+        for product in known.chain(announced.products.iter().cloned()) {
+            let granted = i64::from(announced.grants(&product));
+            self.license_product
+                .get_or_create(&ProductLabel { product })
+                .set(granted);
+        }
+        self.license_expires_at
+            .set(announced.expires_at.map_or(0, |t| t.as_second()));
     }
 
     pub fn encode(&self) -> String {

@@ -10,6 +10,7 @@ use crate::agent::session::{self, SessionEnd};
 use crate::agent::sink::ConfigSink;
 use crate::agent::source::ClusterSource;
 use crate::relay::client::RelayTarget;
+use crate::relay::entitlements::AnnouncedEntitlements;
 use crate::relay::identity::{IdentityError, validate_cluster_name};
 use crate::relay::token::BootstrapToken;
 use std::net::SocketAddr;
@@ -117,6 +118,8 @@ pub struct AgentShared {
     pub snapshot_version: AtomicU64,
     pub cancel: CancellationToken,
     pub last_failure: Arc<Mutex<Option<String>>>,
+    /// The license the server announced in the last Welcome.
+    pub server_license: admin::ServerLicense,
 }
 
 pub struct Agent {
@@ -138,6 +141,7 @@ pub struct RunningAgent {
     pub admin_addr: Option<SocketAddr>,
     pub metrics: Arc<AgentMetrics>,
     last_failure: Arc<Mutex<Option<String>>>,
+    server_license: admin::ServerLicense,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -159,6 +163,7 @@ impl Agent {
         let metrics = Arc::new(AgentMetrics::new());
         let mut tasks = Vec::new();
         let mut admin_addr = None;
+        let server_license: admin::ServerLicense = Arc::new(Mutex::new(None));
         if let Some(addr) = self.settings.admin_listen {
             let listener = TcpListener::bind(addr)
                 .await
@@ -170,7 +175,7 @@ impl Agent {
             tracing::info!(address = %bound, "agent admin listening on {bound}");
             tasks.push(tokio::spawn(crate::server::admin::serve(
                 listener,
-                admin::router(metrics.clone()),
+                admin::router(metrics.clone(), server_license.clone()),
                 cancel.clone(),
             )));
         }
@@ -189,12 +194,14 @@ impl Agent {
             snapshot_version: AtomicU64::new(0),
             cancel: cancel.clone(),
             last_failure: last_failure.clone(),
+            server_license: server_license.clone(),
         });
         tasks.push(tokio::spawn(run_loop(shared)));
         Ok(RunningAgent {
             admin_addr,
             metrics,
             last_failure,
+            server_license,
             cancel,
             tasks,
         })
@@ -205,6 +212,12 @@ impl RunningAgent {
     /// The reason the last connection attempt or stream failed, if any.
     pub fn last_failure(&self) -> Option<String> {
         self.last_failure.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// The license the management server announced when the stream last opened (`None` before
+    /// the first Welcome).
+    pub fn server_license(&self) -> Option<AnnouncedEntitlements> {
+        self.server_license.lock().ok().and_then(|g| g.clone())
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {

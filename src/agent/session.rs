@@ -7,6 +7,7 @@ use crate::agent::run::AgentShared;
 use crate::agent::source::Snapshot;
 use crate::relay::client::{connect, relay_client};
 use crate::relay::delta::{chunk_for_wire, diff};
+use crate::relay::entitlements::{AnnouncedEntitlements, AnnouncedState};
 use crate::relay::limits::MAX_DELTA_RESOURCES;
 use crate::relay::proto::{
     Ack, AgentMessage, ConfigDelta, Heartbeat, Hello, ResourceError, SnapshotDelta, agent_message,
@@ -171,7 +172,21 @@ pub async fn run(shared: &Arc<AgentShared>, creds: &Credentials) -> SessionEnd {
             _ => return failed("the server's first message was not Welcome".into(), false),
         },
     };
-    tracing::info!(cluster = %s.cluster, server_version = %welcome.server_version, in_sync = welcome.snapshot_in_sync, "connected to the management server");
+    let license = AnnouncedEntitlements::decode(&welcome.entitlements);
+    let expires = license
+        .expires_at
+        .map_or_else(|| "-".to_owned(), |t| t.to_string());
+    tracing::info!(
+        cluster = %s.cluster,
+        server_version = %welcome.server_version,
+        in_sync = welcome.snapshot_in_sync,
+        license = %license.license.as_str(),
+        products = %license.products_text(),
+        modules = %license.modules_text(),
+        license_expires = %expires,
+        "connected to the management server"
+    );
+    record_license(shared, license);
     shared.metrics.connected.set(1);
     let end = connected(
         shared, creds, channel, tx, inbound, snapshots, snap, welcome,
@@ -290,6 +305,27 @@ async fn connected(
             }
         }
     }
+}
+
+/// Keeps the license the server announced for `/api/v1/license` and the metrics; warns when it
+/// changed to one under which the server translates nothing new.
+fn record_license(shared: &AgentShared, license: AnnouncedEntitlements) {
+    shared.metrics.set_license(&license);
+    let Ok(mut current) = shared.server_license.lock() else {
+        return;
+    };
+    if current.as_ref() == Some(&license) {
+        return;
+    }
+    let state = license.license;
+    if state != AnnouncedState::Unknown && !state.is_usable() {
+        tracing::warn!(
+            cluster = %shared.settings.cluster,
+            license = state.as_str(),
+            "the management server has no usable license: it translates no new configuration (what was applied stays)"
+        );
+    }
+    *current = Some(license);
 }
 
 /// How long a shutting-down agent waits for the server to end the stream.

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod delta;
+pub mod entitlements;
 pub mod hash;
 pub mod identity;
 pub mod limits;

@@ -6,8 +6,14 @@
 //! No license ever seen: [`EntitlementView::none`]. A license removed, or replaced by an invalid one,
 //! after a valid one: [`EntitlementView::expired`] with no products (docs/translation.md): what was
 //! translated stays in place, nothing new is translated.
+//!
+//! The same reads feed what the relay announces to agents in `Welcome.entitlements`
+//! ([`EntitlementsFeed`], [`crate::relay::entitlements`]): products, modules, expiry and state of
+//! the license as last read. The protocol has no message for changing them on an open stream, so an
+//! agent learns of a reloaded license when its stream next opens.
 
 use crate::license::{TrustedIssuers, verify};
+use crate::relay::entitlements::AnnouncedEntitlements;
 use crate::server::platform_source::{LICENSE, SourceEvent};
 use crate::translate::{EntitlementView, InputChange};
 use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
@@ -15,7 +21,7 @@ use k8s_openapi::api::core::v1::Secret;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Time allowed for one read of the Secret.
@@ -121,14 +127,91 @@ pub enum LicenseRead {
 
 /// Verifies a key read from `location` into a [`LicenseRead`].
 pub fn evaluate(key: Option<&str>, trusted: &TrustedIssuers, now: jiff::Timestamp) -> LicenseRead {
+    read_license(key, trusted, now).0
+}
+
+/// Verifies a key read from `location`: the [`LicenseRead`] for translation and what the relay
+/// announces to agents.
+pub fn read_license(
+    key: Option<&str>,
+    trusted: &TrustedIssuers,
+    now: jiff::Timestamp,
+) -> (LicenseRead, AnnouncedEntitlements) {
     match key.map(str::trim) {
-        None | Some("") => LicenseRead::Missing,
+        None | Some("") => (LicenseRead::Missing, AnnouncedEntitlements::missing()),
         Some(k) => match verify(k, trusted) {
-            Ok(license) => {
-                LicenseRead::Valid(EntitlementView::from_license(license.entitlements(), now))
-            }
-            Err(e) => LicenseRead::Invalid(e.to_string()),
+            Ok(license) => (
+                LicenseRead::Valid(EntitlementView::from_license(license.entitlements(), now)),
+                AnnouncedEntitlements::from_license(license.entitlements(), now),
+            ),
+            Err(e) => (
+                LicenseRead::Invalid(e.to_string()),
+                AnnouncedEntitlements::invalid(),
+            ),
         },
+    }
+}
+
+/// The receiving end of what sessions announce in `Welcome.entitlements`. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct EntitlementsFeed {
+    rx: Option<watch::Receiver<Option<AnnouncedEntitlements>>>,
+}
+
+/// The sending end, held by the [`LicenseSource`].
+#[derive(Debug)]
+pub struct EntitlementsPublisher {
+    tx: watch::Sender<Option<AnnouncedEntitlements>>,
+}
+
+/// A connected publisher and feed; the feed has nothing until the first publish.
+pub fn entitlements_feed() -> (EntitlementsPublisher, EntitlementsFeed) {
+    let (tx, rx) = watch::channel(None);
+    (
+        EntitlementsPublisher { tx },
+        EntitlementsFeed { rx: Some(rx) },
+    )
+}
+
+impl EntitlementsPublisher {
+    /// Replaces what is announced; returns whether it changed.
+    pub fn publish(&self, announced: AnnouncedEntitlements) -> bool {
+        self.tx.send_if_modified(|current| {
+            if current.as_ref() == Some(&announced) {
+                false
+            } else {
+                *current = Some(announced);
+                true
+            }
+        })
+    }
+}
+
+impl EntitlementsFeed {
+    /// A feed that announces nothing (a server without a license source: it checks no license).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// What is announced now, or `None` before the license was first read (or for
+    /// [`Self::none`]).
+    pub fn current(&self) -> Option<AnnouncedEntitlements> {
+        self.rx.as_ref().and_then(|rx| rx.borrow().clone())
+    }
+
+    /// The `Welcome.entitlements` entries. Waits at most `wait` for the first read of the license,
+    /// so that an agent connecting while the server starts does not get an empty list for the whole
+    /// life of its stream; empty if there is still nothing to announce.
+    pub async fn entries(&self, wait: Duration) -> Vec<String> {
+        let Some(rx) = &self.rx else {
+            return Vec::new();
+        };
+        let mut rx = rx.clone();
+        if let Ok(Ok(v)) = tokio::time::timeout(wait, rx.wait_for(Option::is_some)).await {
+            return v.as_ref().map(|a| a.encode()).unwrap_or_default();
+        }
+        let current = rx.borrow().clone();
+        current.map(|a| a.encode()).unwrap_or_default()
     }
 }
 
@@ -163,6 +246,8 @@ pub struct LicenseSource {
     pub location: LicenseLocation,
     pub trusted: TrustedIssuers,
     pub interval: Duration,
+    /// Where the relay's announcement to agents is published (`None`: not announced).
+    pub announce: Option<EntitlementsPublisher>,
 }
 
 impl std::fmt::Debug for LicenseSource {
@@ -196,11 +281,14 @@ impl LicenseSource {
                     continue;
                 }
             };
-            let read = evaluate(
+            let (read, announced) = read_license(
                 key.as_ref().map(|k| k.as_str()),
                 &self.trusted,
                 jiff::Timestamp::now(),
             );
+            if let Some(publisher) = &self.announce {
+                publisher.publish(announced);
+            }
             let (view, changed) = tracker.observe(&read);
             if last_read.as_ref() != Some(&read) {
                 match &read {
@@ -242,6 +330,7 @@ impl LicenseSource {
 mod tests {
     use super::*;
     use crate::license::{IssuerKeyPair, KeyOrigin, LicenseRequest, LicenseType, Product, issue};
+    use crate::relay::entitlements::AnnouncedState;
 
     /// A key valid now for `products`, and the issuers that trust it.
     fn license(products: &[Product]) -> (String, TrustedIssuers) {
@@ -316,6 +405,18 @@ mod tests {
         assert_eq!(evaluate(Some("  \n"), &trusted, now), LicenseRead::Missing);
     }
 
+    #[tokio::test]
+    async fn a_feed_without_a_source_announces_nothing_at_once() {
+        assert!(
+            EntitlementsFeed::none()
+                .entries(Duration::from_secs(60))
+                .await
+                .is_empty()
+        );
+        let (_publisher, feed) = entitlements_feed();
+        assert!(feed.entries(Duration::from_millis(10)).await.is_empty());
+    }
+
     #[test]
     fn debug_redacts_a_literal_key() {
         let l = LicenseLocation::Literal(Arc::new(Zeroizing::new("secret-key".into())));
@@ -329,11 +430,14 @@ mod tests {
         let path = tmp.path().join("license");
         let (tx, mut rx) = mpsc::channel(4);
         let cancel = CancellationToken::new();
+        let (publisher, feed) = entitlements_feed();
+        assert_eq!(feed.current(), None);
         let task = tokio::spawn(
             LicenseSource {
                 location: LicenseLocation::File(path.clone()),
                 trusted,
                 interval: Duration::from_millis(10),
+                announce: Some(publisher),
             }
             .run(tx, cancel.clone()),
         );
@@ -348,13 +452,20 @@ mod tests {
             }
         };
         assert_eq!(next().await, EntitlementView::none());
+        assert_eq!(feed.current(), Some(AnnouncedEntitlements::missing()));
+        assert_eq!(feed.entries(Duration::ZERO).await, ["license:none"]);
         std::fs::write(&path, &key).unwrap();
         assert_eq!(
             next().await,
             EntitlementView::licensed([Product::Mesh, Product::Network])
         );
+        let announced = feed.current().unwrap();
+        assert_eq!(announced.license, AnnouncedState::ExpiringSoon);
+        assert!(announced.grants("mesh") && announced.grants("network"));
+        assert!(!announced.grants("gateway"));
         std::fs::write(&path, "garbage").unwrap();
         assert_eq!(next().await, EntitlementView::expired([]));
+        assert_eq!(feed.current(), Some(AnnouncedEntitlements::invalid()));
         cancel.cancel();
         task.await.unwrap();
     }

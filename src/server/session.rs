@@ -11,6 +11,7 @@ use crate::relay::proto::{
 use crate::relay::resource::{key_of, key_of_ref, validate, validate_identity};
 use crate::relay::{BUILD_VERSION, PROTOCOL_VERSION};
 use crate::server::config_source::ClusterConfig;
+use crate::server::license_source::EntitlementsFeed;
 use crate::server::registry::{ResourceErrorView, StreamHandle};
 use crate::server::service::{Peer, RelayContext};
 use futures::StreamExt;
@@ -30,7 +31,8 @@ pub struct SessionSettings {
     pub missed_heartbeats: u32,
     /// A slow agent that does not read for this long is disconnected.
     pub send_timeout: Duration,
-    pub entitlements: Vec<String>,
+    /// The license announced in `Welcome.entitlements`.
+    pub entitlements: EntitlementsFeed,
 }
 
 impl Default for SessionSettings {
@@ -39,7 +41,7 @@ impl Default for SessionSettings {
             heartbeat_interval: Duration::from_secs(10),
             missed_heartbeats: 3,
             send_timeout: Duration::from_secs(30),
-            entitlements: Vec::new(),
+            entitlements: EntitlementsFeed::none(),
         }
     }
 }
@@ -47,6 +49,8 @@ impl Default for SessionSettings {
 const MAX_PENDING_ACKS: usize = 64;
 const MAX_SAMPLES_PER_BATCH: usize = 10_000;
 const MAX_ERROR_KEYS: usize = 100;
+/// How long a Welcome waits for the license's first read while the server starts.
+const FIRST_LICENSE_READ_WAIT: Duration = Duration::from_secs(5);
 
 type Tx = mpsc::Sender<Result<ServerMessage, Status>>;
 
@@ -193,6 +197,10 @@ impl Session {
     }
 
     async fn welcome(&mut self, peer: &Peer, hello: &Hello) -> Result<(), String> {
+        let entitlements = tokio::select! {
+            e = self.ctx.session.entitlements.entries(FIRST_LICENSE_READ_WAIT) => e,
+            _ = self.ctx.shutdown.cancelled() => return Err("server shutting down".into()),
+        };
         let cluster = self.handle.cluster.clone();
         let summary = self
             .ctx
@@ -213,7 +221,7 @@ impl Session {
         let mut welcome = Welcome {
             server_version: BUILD_VERSION.to_string(),
             protocol_version: PROTOCOL_VERSION,
-            entitlements: self.ctx.session.entitlements.clone(),
+            entitlements,
             held_snapshot: HashMap::new(),
             snapshot_in_sync: in_sync,
             heartbeat_interval_seconds: u32::try_from(

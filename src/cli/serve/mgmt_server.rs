@@ -14,7 +14,9 @@ use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::relay::identity::validate_cluster_name;
 use crate::relay::pki::default_server_sans;
 use crate::server::config_source::{ConfigSource, StaticConfigSource, watch_config_dir};
-use crate::server::license_source::{LicenseLocation, LicenseSource};
+use crate::server::license_source::{
+    EntitlementsFeed, LicenseLocation, LicenseSource, entitlements_feed,
+};
 use crate::server::platform_kube::{KubePlatformSource, StatusLedger, StatusWriter};
 use crate::server::platform_source::DirPlatformSource;
 use crate::server::session::SessionSettings;
@@ -222,6 +224,14 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     } else {
         Config::Raw(Arc::new(StaticConfigSource::new()))
     };
+    // Agents are told the license the server translates under; a server that does not translate
+    // checks no license and announces nothing.
+    let (publisher, feed) = if trusted.is_some() {
+        let (p, f) = entitlements_feed();
+        (Some(p), f)
+    } else {
+        (None, EntitlementsFeed::none())
+    };
     let memory: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
     let store = match &config {
         Config::Translated(t) => t.observe(memory.clone()),
@@ -239,6 +249,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             hello_timeout: Duration::from_secs(10),
             session: SessionSettings {
                 heartbeat_interval: args.heartbeat_interval.max(Duration::from_secs(1)),
+                entitlements: feed,
                 ..SessionSettings::default()
             },
         },
@@ -301,6 +312,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
                         location,
                         trusted,
                         interval: Duration::from_secs(10),
+                        announce: publisher,
                     }
                     .run(t.events(), cancel.clone()),
                 );
