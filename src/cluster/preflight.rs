@@ -294,8 +294,29 @@ pub async fn name_free(
     }
 }
 
+/// Whether `namespace` is being deleted (an agent left there is going away with it). A namespace
+/// that cannot be read counts as not being deleted, so the registration found in it still stands.
+async fn namespace_being_deleted(remote: &Cluster, namespace: &str) -> Result<bool, ClusterError> {
+    let namespaces: Api<Namespace> = Api::all(remote.client.clone());
+    match remote
+        .call_opt(
+            format!("get Namespace {namespace}"),
+            namespaces.get(namespace),
+        )
+        .await
+    {
+        Ok(found) => Ok(found.is_some_and(|ns| ns.metadata.deletion_timestamp.is_some())),
+        Err(ClusterError::Api {
+            source: kube::Error::Api(s),
+            ..
+        }) if s.code == 403 => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
 /// Fails when the workload cluster is registered under another name than `name`: its token Secret
-/// or agent Deployment names another cluster.
+/// or agent Deployment names another cluster. A token Secret in a namespace being deleted does not
+/// count (on a cluster without a namespace controller such a namespace never goes away).
 pub async fn not_registered_as_other(
     remote: &Cluster,
     agent_namespace: &str,
@@ -318,15 +339,16 @@ pub async fn not_registered_as_other(
     {
         Ok(list) => {
             for item in list.items {
+                let namespace = item.metadata.namespace.unwrap_or_default();
                 if let Some(other) = labelled_cluster(item.metadata.labels.as_ref())
                     && other != name
                     && item.metadata.name.as_deref() == Some(REMOTE_TOKEN_SECRET)
+                    && !namespace_being_deleted(remote, &namespace).await?
                 {
                     return Err(ClusterError::RegisteredAs {
                         other: other.to_owned(),
                         evidence: format!(
-                            "Secret {}/{REMOTE_TOKEN_SECRET} is labelled {CLUSTER_LABEL}={other}",
-                            item.metadata.namespace.unwrap_or_default()
+                            "Secret {namespace}/{REMOTE_TOKEN_SECRET} is labelled {CLUSTER_LABEL}={other}"
                         ),
                     });
                 }
@@ -586,6 +608,38 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn a_registration_in_a_namespace_being_deleted_does_not_count() {
+        let api = MockApi::start(|_, path, _| {
+            if path.starts_with("/api/v1/secrets?") {
+                (
+                    200,
+                    list(
+                        "SecretList",
+                        vec![secret(
+                            "old-agents",
+                            "relay-identity-token",
+                            Some(agent_labels("west")),
+                            &[],
+                        )],
+                    ),
+                )
+            } else if path == "/api/v1/namespaces/old-agents" {
+                (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "Namespace",
+                           "metadata": {"name": "old-agents", "deletionTimestamp": "2026-11-22T08:00:00Z"},
+                           "status": {"phase": "Terminating"}}),
+                )
+            } else {
+                not_found()
+            }
+        });
+        not_registered_as_other(&cluster(&api, Side::Remote), "agents", "east")
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
