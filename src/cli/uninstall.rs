@@ -299,14 +299,21 @@ mod tests {
     }
 
     fn names(selection: &Selection) -> Vec<String> {
-        selection.live.iter().map(LiveObject::display_name).collect()
+        selection
+            .live
+            .iter()
+            .map(LiveObject::display_name)
+            .collect()
     }
 
     #[tokio::test]
     async fn without_purge_only_the_installation_objects_are_selected() {
         let (api, seen) = cluster(&[]);
         let selection = select(&api.client(), "mesh-system", false).await.unwrap();
-        assert_eq!(names(&selection), ["Deployment mesh-system/mesh-mgmt-server"]);
+        assert_eq!(
+            names(&selection),
+            ["Deployment mesh-system/mesh-mgmt-server"]
+        );
         assert_eq!(selection.kept.len(), 2);
         // Neither Secrets, the namespace nor CRDs are even listed.
         assert!(
