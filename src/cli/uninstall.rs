@@ -153,7 +153,7 @@ async fn select(
         live.extend(inventory::list(client, &crds, namespace, &labels::managed_selector()).await?);
     } else {
         kept.push(format!(
-            "meshctl's CustomResourceDefinitions and every custom resource: still used by the installation(s) in namespace(s) {} (uninstall those with --purge first)",
+            "meshctl's CustomResourceDefinitions and every custom resource: still used by meshctl in namespace(s) {} (purge or deregister those first to delete them)",
             others.join(", ")
         ));
     }
