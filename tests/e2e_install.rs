@@ -211,6 +211,28 @@ async fn install_then_reinstall_reports_unchanged_and_uninstall_keeps_only_what_
             .contains(&"Deployment mesh-mgmt-server".to_owned())
     );
     assert!(license_secret(&client, &namespace).await.is_some());
+    // Server-side apply with field manager meshctl.
+    let deployment: k8s_openapi::api::apps::v1::Deployment =
+        Api::namespaced(client.clone(), &namespace)
+            .get("mesh-mgmt-server")
+            .await
+            .unwrap();
+    let managers: Vec<(String, String)> = deployment
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| {
+            (
+                f.manager.unwrap_or_default(),
+                f.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        managers.contains(&("meshctl".to_owned(), "Apply".to_owned())),
+        "{managers:?}"
+    );
 
     // The license is in the cluster now: no key needed.
     let again = json(meshctl(
