@@ -126,7 +126,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format for commands that print data')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr (json suits the long-running serve commands)')
             [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'Timeout for each Kubernetes API request (e.g. 10s, 1m)')
-            [CompletionResult]::new('--purge', '--purge', [CompletionResultType]::ParameterName, 'Also delete meshctl''s CRDs (and with them every resource of those kinds, in all namespaces), the namespace and meshctl''s Secrets in it')
+            [CompletionResult]::new('--purge', '--purge', [CompletionResultType]::ParameterName, 'Also delete the namespace and meshctl''s Secrets in it, and meshctl''s CRDs (and with them every resource of those kinds, in all namespaces) unless another installation still uses them')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress, hints or warnings')

@@ -120,7 +120,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --output 'Output format for commands that print data'
             cand --log-format 'Log format on stderr (json suits the long-running serve commands)'
             cand --request-timeout 'Timeout for each Kubernetes API request (e.g. 10s, 1m)'
-            cand --purge 'Also delete meshctl''s CRDs (and with them every resource of those kinds, in all namespaces), the namespace and meshctl''s Secrets in it'
+            cand --purge 'Also delete the namespace and meshctl''s Secrets in it, and meshctl''s CRDs (and with them every resource of those kinds, in all namespaces) unless another installation still uses them'
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
             cand -q 'Only errors on stderr; no progress, hints or warnings'

@@ -115,7 +115,7 @@ yaml\t'YAML with the same fields as JSON'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l purge -d 'Also delete meshctl\'s CRDs (and with them every resource of those kinds, in all namespaces), the namespace and meshctl\'s Secrets in it'
+complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l purge -d 'Also delete the namespace and meshctl\'s Secrets in it, and meshctl\'s CRDs (and with them every resource of those kinds, in all namespaces) unless another installation still uses them'
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l no-color -d 'Disable colour (also when NO_COLOR is set)'

@@ -62,6 +62,32 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Deletes a Deployment when dropped (so also when the test fails).
+struct DeleteOnDrop {
+    client: kube::Client,
+    namespace: String,
+    name: String,
+}
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+            kube::Api::namespaced(self.client.clone(), &self.namespace);
+        let name = self.name.clone();
+        // Drop may run while a runtime is active; delete from a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let _ = api.delete(&name, &Default::default()).await;
+            });
+        })
+        .join();
+    }
+}
+
 #[test]
 fn pre_install_on_an_api_server_without_nodes() {
     let Some(env) = E2eEnv::from_env("pre_install_on_an_api_server_without_nodes") else {
@@ -73,8 +99,15 @@ fn pre_install_on_an_api_server_without_nodes() {
     let (_, report) = check_json(&env, &ns.name, &["--pre", "--wait=0s"]);
     let checks = by_id(&report);
     assert_eq!(checks["kubernetes-api"]["result"], "passed", "{report:#}");
-    assert_eq!(
-        checks["kubernetes-version"]["result"], "passed",
+    // meshctl is tested up to kubernetes::MAX_MINOR; a newer test server is a warning, not a failure.
+    let version = &checks["kubernetes-version"];
+    assert!(
+        version["result"] == "passed"
+            || (version["result"] == "warning"
+                && version["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("newer than the tested")),
         "{report:#}"
     );
     // The e2e identity is an administrator of its test API server.
@@ -151,8 +184,8 @@ fn an_unavailable_deployment_of_another_version_is_named() {
         return;
     };
     let rt = runtime();
+    let client = rt.block_on(env.client(false));
     let ns = rt.block_on(async {
-        let client = env.client(false).await;
         let ns = TestNamespace::create(client.clone(), "e2e-check-install").await;
         // Without nodes (and controllers) this Deployment never becomes available.
         let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
@@ -164,12 +197,20 @@ fn an_unavailable_deployment_of_another_version_is_named() {
                     "spec": {"containers": [{"name": "server", "image": "ghcr.io/meshctl/meshctl:0.0.0-e2e"}]}}}
         }))
         .unwrap();
-        kube::Api::namespaced(client, &ns.name)
+        kube::Api::namespaced(client.clone(), &ns.name)
             .create(&Default::default(), &deployment)
             .await
             .unwrap();
         ns
     });
+    // Deleting the namespace does not delete its content without a namespace controller: delete the
+    // Deployment itself, or it would stay labelled as a meshctl installation and show up in every later
+    // conflict check.
+    let _deployment = DeleteOnDrop {
+        client: client.clone(),
+        namespace: ns.name.clone(),
+        name: "mesh-mgmt-server".to_owned(),
+    };
     let (code, report) = check_json(&env, &ns.name, &["--wait=0s"]);
     assert_eq!(code, 1, "{report:#}");
     let checks = by_id(&report);

@@ -1,9 +1,12 @@
-//! End-to-end: install, re-install, diff, upgrade with prune, uninstall and dry-run against the API
-//! server of `MESHCTL_E2E_KUBECONFIG` (an API server without nodes is enough: `--wait=false`
-//! everywhere). Skipped, with the reason printed, when the variable is unset.
+//! End-to-end: install, re-install, diff, upgrade with prune, uninstall (with and without --purge) and
+//! dry-run against the API server of `MESHCTL_E2E_KUBECONFIG` (an API server without nodes or
+//! controllers is enough: `--wait=false` everywhere, and nothing waits for a namespace to go away).
+//! Skipped, with the reason printed, when the variable is unset.
 //!
-//! The tests share cluster-scoped objects (CRDs), so they run one at a time; each works in its own
-//! namespace and uninstalls with `--purge` at the end.
+//! Each test works in its own namespace and, when it ends (even failing), uninstalls without --purge
+//! and deletes its namespace. The CRDs are shared with every other e2e test that may run at the same
+//! time, so no test here deletes them: the purge test holds a second installation, which makes
+//! `uninstall --purge` keep the CRDs. The tests of this file run one at a time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,7 +14,8 @@ mod support;
 
 use std::process::Output;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 use support::E2eEnv;
@@ -58,13 +62,18 @@ fn json(output: Output) -> Value {
     serde_json::from_str(&ok(output)).unwrap()
 }
 
-/// Objects carrying meshctl's labels for `namespace`, by kind (Namespace excluded: without a namespace
-/// controller a deleted namespace stays Terminating).
+/// Objects carrying meshctl's labels for `namespace`, as `Kind name`. Left out: the Namespace (without a
+/// namespace controller a deleted namespace stays Terminating; tests look at it directly) and the CRDs
+/// (shared by every installation: their `meshctl.dev/namespace` label names whichever installation
+/// applied them last, possibly another test's).
 async fn labelled(client: &kube::Client, namespace: &str) -> Vec<String> {
     let selector = meshctl::manifests::labels::install_selector(namespace);
     let mut found = Vec::new();
     for kind in meshctl::kube::resources::builtin() {
-        if kind.resource.kind == "Namespace" {
+        if matches!(
+            kind.resource.kind.as_str(),
+            "Namespace" | "CustomResourceDefinition"
+        ) {
             continue;
         }
         let api: Api<DynamicObject> = if kind.namespaced {
@@ -88,7 +97,8 @@ async fn labelled(client: &kube::Client, namespace: &str) -> Vec<String> {
     found
 }
 
-/// Uninstalls with --purge when dropped, so a failing test leaves nothing behind.
+/// When dropped (so also when a test fails): uninstalls without --purge (never delete the shared CRDs)
+/// and deletes the namespace, which stays Terminating on a server without a namespace controller.
 struct Cleanup<'a> {
     env: &'a E2eEnv,
     namespace: String,
@@ -99,30 +109,85 @@ impl Drop for Cleanup<'_> {
         let _ = meshctl(
             self.env,
             &self.namespace,
-            &["uninstall", "--purge", "--yes", "--timeout", "60s"],
+            &["uninstall", "--yes", "--timeout", "60s"],
         );
+        let env = self.env.clone();
+        let name = self.namespace.clone();
+        // Drop runs inside the test's runtime; delete from a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let api: Api<Namespace> = Api::all(env.client(false).await);
+                // A namespace that is already Terminating answers 409: nothing to do then.
+                let _ = api.delete(&name, &Default::default()).await;
+            });
+        })
+        .join();
     }
 }
 
-fn actions(report: &Value) -> Vec<String> {
-    report["objects"]
-        .as_array()
-        .unwrap()
+/// `(Kind name, action)` of every applied object except the CRDs, which are shared: another
+/// installation applied at the same time relabels them, so their action is not this test's to assert.
+fn actions(report: &Value) -> Vec<(String, String)> {
+    let objects = report["objects"].as_array().unwrap();
+    assert!(!objects.is_empty(), "{report}");
+    objects
         .iter()
-        .map(|o| o["action"].as_str().unwrap().to_owned())
+        .filter(|o| o["kind"] != "CustomResourceDefinition")
+        .map(|o| {
+            (
+                format!(
+                    "{} {}",
+                    o["kind"].as_str().unwrap(),
+                    o["name"].as_str().unwrap()
+                ),
+                o["action"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
+/// The changed lines (`- text`, `+ text`) of a unified `install --diff` output, per object header,
+/// leaving out the CRDs (shared: another installation may have relabelled them meanwhile).
+fn changes(diff: &str) -> Vec<(String, Vec<String>)> {
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    for line in diff.lines() {
+        if let Some(header) = line.strip_prefix("--- ") {
+            sections.push((header.trim().to_owned(), Vec::new()));
+        } else if line.starts_with("+++ ") || line.starts_with("@@") {
+            continue;
+        } else if let (Some(section), Some(sign @ ('-' | '+'))) =
+            (sections.last_mut(), line.chars().next())
+        {
+            section.1.push(format!("{sign} {}", line[1..].trim()));
+        }
+    }
+    sections
+        .into_iter()
+        .filter(|(header, _)| !header.contains("CustomResourceDefinition "))
+        .collect()
+}
+
+async fn license_secret(client: &kube::Client, namespace: &str) -> Option<Secret> {
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .get_opt(meshctl::license::LICENSE_SECRET_NAME)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn install_then_reinstall_reports_unchanged_and_uninstall_leaves_nothing_labelled() {
+async fn install_then_reinstall_reports_unchanged_and_uninstall_keeps_only_what_it_says() {
     let Some(env) = E2eEnv::from_env(
-        "install_then_reinstall_reports_unchanged_and_uninstall_leaves_nothing_labelled",
+        "install_then_reinstall_reports_unchanged_and_uninstall_keeps_only_what_it_says",
     ) else {
         return;
     };
     let _serial = ONE_AT_A_TIME.lock().await;
     let namespace = unique_namespace("e2e-install");
-    let cleanup = Cleanup {
+    let _cleanup = Cleanup {
         env: &env,
         namespace: namespace.clone(),
     };
@@ -135,13 +200,39 @@ async fn install_then_reinstall_reports_unchanged_and_uninstall_leaves_nothing_l
         &namespace,
         &with(&["install", "--wait=false", "-o", "json"], &license),
     ));
+    // A fresh namespace: everything but the shared CRDs is new.
     assert!(
-        actions(&first)
-            .iter()
-            .all(|a| a == "created" || a == "configured"),
+        actions(&first).iter().all(|(_, a)| a == "created"),
         "{first}"
     );
-    assert!(!labelled(&client, &namespace).await.is_empty());
+    assert!(
+        labelled(&client, &namespace)
+            .await
+            .contains(&"Deployment mesh-mgmt-server".to_owned())
+    );
+    assert!(license_secret(&client, &namespace).await.is_some());
+    // Server-side apply with field manager meshctl.
+    let deployment: k8s_openapi::api::apps::v1::Deployment =
+        Api::namespaced(client.clone(), &namespace)
+            .get("mesh-mgmt-server")
+            .await
+            .unwrap();
+    let managers: Vec<(String, String)> = deployment
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| {
+            (
+                f.manager.unwrap_or_default(),
+                f.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        managers.contains(&("meshctl".to_owned(), "Apply".to_owned())),
+        "{managers:?}"
+    );
 
     // The license is in the cluster now: no key needed.
     let again = json(meshctl(
@@ -150,16 +241,135 @@ async fn install_then_reinstall_reports_unchanged_and_uninstall_leaves_nothing_l
         &["install", "--wait=false", "-o", "json"],
     ));
     assert!(
-        actions(&again).iter().all(|a| a == "unchanged"),
+        actions(&again).iter().all(|(_, a)| a == "unchanged"),
         "re-install changed something: {again}"
     );
 
+    let report = json(meshctl(
+        &env,
+        &namespace,
+        &["uninstall", "--yes", "--timeout", "60s", "-o", "json"],
+    ));
+    assert_eq!(report["purge"], false, "{report}");
+    assert!(
+        report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["result"] == "deleted"),
+        "{report}"
+    );
+    assert_eq!(report["kept"].as_array().unwrap().len(), 2, "{report}");
+    // Without --purge the namespace and its Secrets stay (and say so); everything else is gone.
+    let left: Vec<String> = labelled(&client, &namespace)
+        .await
+        .into_iter()
+        .filter(|o| !o.starts_with("Secret "))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+    assert!(license_secret(&client, &namespace).await.is_some());
+    let ns: Api<Namespace> = Api::all(client.clone());
+    let ns = ns.get(&namespace).await.unwrap();
+    assert!(ns.metadata.deletion_timestamp.is_none());
+}
+
+#[tokio::test]
+async fn purge_deletes_the_namespace_and_its_secrets_and_keeps_crds_another_installation_uses() {
+    let Some(env) = E2eEnv::from_env(
+        "purge_deletes_the_namespace_and_its_secrets_and_keeps_crds_another_installation_uses",
+    ) else {
+        return;
+    };
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let client = env.client(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The other installation: while it exists, --purge must keep the CRDs (which other e2e tests use).
+    let witness = unique_namespace("e2e-witness");
+    let _witness_cleanup = Cleanup {
+        env: &env,
+        namespace: witness.clone(),
+    };
+    ok(meshctl(
+        &env,
+        &witness,
+        &with(
+            &["install", "--wait=false"],
+            &support::license_args(&dir, "e2e witness"),
+        ),
+    ));
+    let namespace = unique_namespace("e2e-purge");
+    let _cleanup = Cleanup {
+        env: &env,
+        namespace: namespace.clone(),
+    };
     ok(meshctl(
         &env,
         &namespace,
-        &["uninstall", "--purge", "--yes", "--timeout", "60s"],
+        &with(
+            &["install", "--wait=false"],
+            &support::license_args(&dir, "e2e purge"),
+        ),
     ));
+
+    let report = json(meshctl(
+        &env,
+        &namespace,
+        &[
+            "uninstall",
+            "--purge",
+            "--yes",
+            "--timeout",
+            "60s",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(report["purge"], true, "{report}");
+    let results: Vec<String> = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {} {}",
+                o["kind"].as_str().unwrap(),
+                o["name"].as_str().unwrap(),
+                o["result"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "Deployment mesh-mgmt-server deleted".to_owned(),
+        format!("ClusterRole meshctl:{namespace}:mgmt-server deleted"),
+        "Secret meshctl-license deleted".to_owned(),
+        // Not waited for: without a namespace controller it stays Terminating.
+        format!("Namespace {namespace} terminating"),
+    ] {
+        assert!(results.contains(&expected), "{expected}: {report}");
+    }
+    assert!(
+        !results
+            .iter()
+            .any(|r| r.starts_with("CustomResourceDefinition ")),
+        "{report}"
+    );
+    let kept = report["kept"].as_array().unwrap();
+    assert!(
+        kept.iter().any(|k| {
+            let k = k.as_str().unwrap();
+            k.contains("CustomResourceDefinitions") && k.contains(&witness)
+        }),
+        "{report}"
+    );
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = crds
+        .get("kubernetesclusters.admin.meshctl.dev")
+        .await
+        .unwrap();
+    assert!(crd.metadata.deletion_timestamp.is_none());
+
     assert_eq!(labelled(&client, &namespace).await, Vec::<String>::new());
+    assert!(license_secret(&client, &namespace).await.is_none());
     let ns: Api<Namespace> = Api::all(client.clone());
     if let Some(ns) = ns.get_opt(&namespace).await.unwrap() {
         assert!(
@@ -167,7 +377,13 @@ async fn install_then_reinstall_reports_unchanged_and_uninstall_leaves_nothing_l
             "namespace {namespace} was not deleted"
         );
     }
-    drop(cleanup);
+
+    // Re-running while the namespace terminates is not an error.
+    ok(meshctl(
+        &env,
+        &namespace,
+        &["uninstall", "--purge", "--yes", "--timeout", "60s"],
+    ));
 }
 
 #[tokio::test]
@@ -191,11 +407,11 @@ async fn diff_after_a_set_change_shows_exactly_that_change() {
             &support::license_args(&dir, "e2e install"),
         ),
     ));
-    let unchanged = meshctl(&env, &namespace, &["install", "--diff"]);
+    let unchanged = ok(meshctl(&env, &namespace, &["install", "--diff"]));
     assert_eq!(
-        ok(unchanged),
-        "",
-        "a diff right after install must be empty"
+        changes(&unchanged),
+        [],
+        "a diff right after install must be empty: {unchanged}"
     );
 
     let diff = ok(meshctl(
@@ -203,18 +419,12 @@ async fn diff_after_a_set_change_shows_exactly_that_change() {
         &namespace,
         &["install", "--diff", "--set", "mgmtServer.logLevel=debug"],
     ));
-    let changes: Vec<String> = diff
-        .lines()
-        .filter(|l| {
-            (l.starts_with('-') || l.starts_with('+'))
-                && !l.starts_with("---")
-                && !l.starts_with("+++")
-        })
-        .map(|l| format!("{} {}", &l[..1], l[1..].trim()))
-        .collect();
-    assert_eq!(changes, ["- value: info", "+ value: debug"], "{diff}");
-    assert!(
-        diff.contains(&format!("live/Deployment {namespace}/mesh-mgmt-server")),
+    assert_eq!(
+        changes(&diff),
+        [(
+            format!("live/Deployment {namespace}/mesh-mgmt-server"),
+            vec!["- value: info".to_owned(), "+ value: debug".to_owned()]
+        )],
         "{diff}"
     );
 }
@@ -314,6 +524,8 @@ async fn install_without_a_license_fails_before_touching_the_cluster() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("needs a license"), "{stderr}");
     assert_eq!(labelled(&client, &namespace).await, Vec::<String>::new());
+    let ns: Api<Namespace> = Api::all(client.clone());
+    assert!(ns.get_opt(&namespace).await.unwrap().is_none());
 }
 
 #[tokio::test]

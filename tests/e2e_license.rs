@@ -53,7 +53,10 @@ async fn installed(client: &kube::Client, namespace: &str) -> Secret {
     api.get("meshctl-license").await.unwrap()
 }
 
-#[tokio::test]
+// Multi-threaded: TestNamespace's Drop blocks this thread while it deletes the namespace with a clone
+// of `client`, whose request worker is a task of this runtime; on a current-thread runtime nothing
+// would run that task and the test would hang at `drop(ns)` (or when a failing assertion unwinds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_show_replace_and_refuse_against_a_real_api_server() {
     let Some(env) = E2eEnv::from_env("e2e_license") else {
         return;

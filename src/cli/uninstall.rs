@@ -9,7 +9,7 @@ use crate::cli::Context;
 use crate::cli::duration::parse_duration;
 use crate::cli::release;
 use crate::exit::{ExitKind, Outcome, classify};
-use crate::kube::inventory::{self, Deletion, LiveObject, PRUNABLE_KINDS};
+use crate::kube::inventory::{self, Deletion, InventoryError, LiveObject, PRUNABLE_KINDS};
 use crate::manifests::{labels, order};
 use crate::output::{Render, Style, table};
 
@@ -24,8 +24,8 @@ use crate::output::{Render, Style, table};
 #[derive(Debug, Clone, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Also delete meshctl's CRDs (and with them every resource of those kinds, in all namespaces), the
-    /// namespace and meshctl's Secrets in it
+    /// Also delete the namespace and meshctl's Secrets in it, and meshctl's CRDs (and with them every
+    /// resource of those kinds, in all namespaces) unless another installation still uses them
     #[arg(long)]
     pub purge: bool,
 
@@ -92,42 +92,80 @@ impl Render for UninstallReport {
     }
 }
 
-pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
-    let namespace = ctx.namespace().to_owned();
-    let client = release::connect(ctx, args.timeout).await?;
-    let mut kinds: Vec<&str> = PRUNABLE_KINDS.to_vec();
-    if args.purge {
-        kinds.extend(["Secret", "Namespace"]);
-    }
-    let environment = |err| classify(ExitKind::Environment, err);
+/// What uninstall deletes, and what it deliberately keeps (with the reason).
+#[derive(Debug)]
+struct Selection {
+    live: Vec<LiveObject>,
+    kept: Vec<String>,
+}
+
+/// Finds what to delete: meshctl's objects of the installation in `namespace` (by its labels); with
+/// `purge` also the namespace, every meshctl Secret in it, and the CRDs unless another installation
+/// still uses them.
+async fn select(
+    client: &kube::Client,
+    namespace: &str,
+    purge: bool,
+) -> Result<Selection, InventoryError> {
     let mut live = inventory::list(
-        &client,
-        &inventory::resources_of(&kinds),
-        &namespace,
-        &labels::install_selector(&namespace),
+        client,
+        &inventory::resources_of(&PRUNABLE_KINDS),
+        namespace,
+        &labels::install_selector(namespace),
     )
-    .await
-    .map_err(environment)?;
-    if args.purge {
-        // CRDs are shared by every installation: select them as meshctl's, whatever the namespace.
-        let crds = inventory::resources_of(&["CustomResourceDefinition"]);
-        live.extend(
-            inventory::list(&client, &crds, &namespace, &labels::managed_selector())
-                .await
-                .map_err(environment)?,
-        );
-    }
-    let kept = if args.purge {
-        Vec::new()
-    } else {
-        vec![
+    .await?;
+    if !purge {
+        let kept = vec![
             "meshctl's CustomResourceDefinitions and every custom resource (--purge deletes them)"
                 .to_owned(),
             format!(
                 "namespace {namespace} and its Secrets: relay PKI, bootstrap tokens, license (--purge deletes them)"
             ),
-        ]
-    };
+        ];
+        return Ok(Selection { live, kept });
+    }
+    // Every Secret meshctl manages in the namespace: the license (`license apply`), the relay PKI and the
+    // bootstrap tokens (the management server) are written without the install-namespace label.
+    live.extend(
+        inventory::list(
+            client,
+            &inventory::resources_of(&["Secret"]),
+            namespace,
+            &labels::managed_selector(),
+        )
+        .await?,
+    );
+    live.extend(
+        inventory::list(
+            client,
+            &inventory::resources_of(&["Namespace"]),
+            namespace,
+            &labels::install_selector(namespace),
+        )
+        .await?,
+    );
+    let mut kept = Vec::new();
+    // CRDs are shared by every installation in the cluster: deleting them would delete the custom
+    // resources of the others too.
+    let others = inventory::other_installations(client, namespace).await?;
+    if others.is_empty() {
+        let crds = inventory::resources_of(&["CustomResourceDefinition"]);
+        live.extend(inventory::list(client, &crds, namespace, &labels::managed_selector()).await?);
+    } else {
+        kept.push(format!(
+            "meshctl's CustomResourceDefinitions and every custom resource: still used by meshctl in namespace(s) {} (purge or deregister those first to delete them)",
+            others.join(", ")
+        ));
+    }
+    Ok(Selection { live, kept })
+}
+
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
+    let namespace = ctx.namespace().to_owned();
+    let client = release::connect(ctx, args.timeout).await?;
+    let Selection { live, kept } = select(&client, &namespace, args.purge)
+        .await
+        .map_err(|err| classify(ExitKind::Environment, err))?;
     if live.is_empty() {
         ctx.printer().data(&UninstallReport {
             namespace,
@@ -140,7 +178,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let question = format!(
         "Delete {} object(s) meshctl installed in namespace {namespace}{}?",
         live.len(),
-        if args.purge {
+        if live.iter().any(|o| o.kind == "CustomResourceDefinition") {
             ", including its CRDs and ALL their custom resources in every namespace"
         } else {
             ""
@@ -204,4 +242,134 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         ));
     }
     Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::check::testing::{MockApi, list};
+
+    fn meta(name: &str) -> Value {
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {"name": name, "namespace": "mesh-system", "uid": format!("uid-{name}")}})
+    }
+
+    fn cluster_meta(name: &str) -> Value {
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {"name": name, "uid": format!("uid-{name}")}})
+    }
+
+    const INSTALL: &str = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dmeshctl%2Cmeshctl.dev%2Fnamespace%3Dmesh-system";
+    const MANAGED: &str = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dmeshctl";
+
+    /// An installation in mesh-system (a Deployment, two Secrets, its namespace, one CRD); `others`
+    /// are further meshctl namespaces.
+    fn cluster(others: &'static [&'static str]) -> (MockApi, Arc<Mutex<Vec<String>>>) {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = Arc::clone(&seen);
+        let api = MockApi::start(move |method, target, _| {
+            assert_eq!(method, "GET", "{target}");
+            log.lock().unwrap().push(target.to_owned());
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            let items = match (path, query) {
+                ("/apis/apps/v1/namespaces/mesh-system/deployments", INSTALL) => {
+                    vec![meta("mesh-mgmt-server")]
+                }
+                ("/api/v1/namespaces/mesh-system/secrets", MANAGED) => {
+                    vec![meta("meshctl-license"), meta("relay-root-tls-secret")]
+                }
+                ("/api/v1/namespaces", INSTALL) => vec![cluster_meta("mesh-system")],
+                ("/api/v1/namespaces", MANAGED) => std::iter::once("mesh-system")
+                    .chain(others.iter().copied())
+                    .map(cluster_meta)
+                    .collect(),
+                ("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", MANAGED) => {
+                    vec![cluster_meta("workspaces.admin.meshctl.dev")]
+                }
+                (_, INSTALL) => vec![],
+                _ => panic!("unexpected request {target}"),
+            };
+            (200, list("PartialObjectMetadataList", items))
+        });
+        (api, seen)
+    }
+
+    fn names(selection: &Selection) -> Vec<String> {
+        selection
+            .live
+            .iter()
+            .map(LiveObject::display_name)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn without_purge_only_the_installation_objects_are_selected() {
+        let (api, seen) = cluster(&[]);
+        let selection = select(&api.client(), "mesh-system", false).await.unwrap();
+        assert_eq!(
+            names(&selection),
+            ["Deployment mesh-system/mesh-mgmt-server"]
+        );
+        assert_eq!(selection.kept.len(), 2);
+        // Neither Secrets, the namespace nor CRDs are even listed.
+        assert!(
+            seen.lock().unwrap().iter().all(|t| t.contains(INSTALL)
+                && !t.contains("/secrets")
+                && !t.starts_with("/api/v1/namespaces?")
+                && !t.contains("customresourcedefinitions")),
+            "{:?}",
+            seen.lock().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn purge_selects_every_meshctl_secret_of_the_namespace_and_the_crds_when_alone() {
+        let (api, _) = cluster(&[]);
+        let selection = select(&api.client(), "mesh-system", true).await.unwrap();
+        assert_eq!(
+            names(&selection),
+            [
+                "Deployment mesh-system/mesh-mgmt-server",
+                "Secret mesh-system/meshctl-license",
+                "Secret mesh-system/relay-root-tls-secret",
+                "Namespace mesh-system",
+                "CustomResourceDefinition workspaces.admin.meshctl.dev",
+            ]
+        );
+        assert_eq!(selection.kept, Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn purge_keeps_the_crds_while_another_installation_uses_them() {
+        let (api, seen) = cluster(&["team-b", "team-a"]);
+        let selection = select(&api.client(), "mesh-system", true).await.unwrap();
+        assert_eq!(
+            names(&selection),
+            [
+                "Deployment mesh-system/mesh-mgmt-server",
+                "Secret mesh-system/meshctl-license",
+                "Secret mesh-system/relay-root-tls-secret",
+                "Namespace mesh-system",
+            ]
+        );
+        assert_eq!(selection.kept.len(), 1);
+        assert!(
+            selection.kept[0].contains("CustomResourceDefinitions")
+                && selection.kept[0].contains("namespace(s) team-a, team-b"),
+            "{:?}",
+            selection.kept
+        );
+        assert!(
+            !seen
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|t| t.contains("customresourcedefinitions")),
+            "the CRDs must not even be listed"
+        );
+    }
 }

@@ -170,6 +170,10 @@ async fn delete_one(
     match api.delete(&object.name, &DeleteParams::background()).await {
         Ok(_) => {}
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(Deletion::Absent),
+        // Already being deleted: a Terminating namespace answers a second DELETE with 409 Conflict
+        // ("The system is ensuring all content is removed from this namespace"). That is the state
+        // asked for, not a failure (a re-run of uninstall must not fail on it).
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
         Err(source) => {
             return Err(InventoryError::Delete {
                 object: object.display_name(),
@@ -189,6 +193,35 @@ async fn delete_one(
     )
     .await?;
     Ok(Deletion::Deleted)
+}
+
+/// Namespaces other than `namespace` that hold a meshctl installation: labelled
+/// `app.kubernetes.io/managed-by=meshctl` (install applies the Namespace with meshctl's labels) and not
+/// being deleted. Sorted. The CRDs are shared by all of them, so purging one installation keeps the CRDs
+/// while another remains.
+pub async fn other_installations(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<Vec<String>, InventoryError> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let params = ListParams::default().labels(&crate::manifests::labels::managed_selector());
+    let list = api
+        .list_metadata(&params)
+        .await
+        .map_err(|source| InventoryError::List {
+            resource: "namespaces".to_owned(),
+            namespace: None,
+            source,
+        })?;
+    let mut others: Vec<String> = list
+        .items
+        .into_iter()
+        .filter(|ns| ns.metadata.deletion_timestamp.is_none())
+        .filter_map(|ns| ns.metadata.name)
+        .filter(|name| name != namespace)
+        .collect();
+    others.sort();
+    Ok(others)
 }
 
 /// Kinds install renders and upgrade may prune. Never CRDs (their deletion deletes every custom
@@ -257,6 +290,7 @@ pub fn installed_profile(live: &[LiveObject]) -> crate::manifests::Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::testing::{MockApi, list, status};
     use crate::manifests::labels;
 
     fn object(kind: &str, name: &str, component: &str, version: &str) -> LiveObject {
@@ -275,6 +309,82 @@ mod tests {
             ]),
             resource,
         }
+    }
+
+    fn meta(name: &str, deleting: bool) -> serde_json::Value {
+        let mut metadata = serde_json::json!({"name": name});
+        if deleting {
+            metadata["deletionTimestamp"] = serde_json::json!("2026-01-01T00:00:00Z");
+        }
+        serde_json::json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": metadata})
+    }
+
+    #[tokio::test]
+    async fn other_installations_are_meshctl_namespaces_not_being_deleted() {
+        let api = MockApi::start(|method, path, _| {
+            assert_eq!(method, "GET");
+            assert_eq!(
+                path,
+                "/api/v1/namespaces?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dmeshctl"
+            );
+            (
+                200,
+                list(
+                    "PartialObjectMetadataList",
+                    vec![
+                        meta("mesh-system", false),
+                        meta("zeta", false),
+                        meta("gone", true),
+                        meta("alpha", false),
+                    ],
+                ),
+            )
+        });
+        let others = other_installations(&api.client(), "mesh-system")
+            .await
+            .unwrap();
+        assert_eq!(others, ["alpha", "zeta"]);
+    }
+
+    #[tokio::test]
+    async fn deleting_what_is_already_terminating_or_gone_is_not_a_failure() {
+        // A Terminating namespace answers DELETE with 409 Conflict; a deleted object with 404.
+        let api = MockApi::start(|method, path, _| {
+            assert_eq!(method, "DELETE");
+            match path.split('?').next().unwrap() {
+                "/api/v1/namespaces/mesh-system" => (
+                    409,
+                    status(
+                        409,
+                        "Conflict",
+                        "Operation cannot be fulfilled on namespaces \"mesh-system\": The system is ensuring all content is removed from this namespace.",
+                    ),
+                ),
+                _ => (404, status(404, "NotFound", "not found")),
+            }
+        });
+        let objects = [
+            object("Namespace", "mesh-system", "namespace", "1.0.0"),
+            object("Secret", "meshctl-license", "license", "1.0.0"),
+        ];
+        let results = delete_all(&api.client(), &objects, Duration::from_secs(5), |o| {
+            o.kind != "Namespace"
+        })
+        .await;
+        let results: Vec<(String, Deletion)> = results
+            .into_iter()
+            .map(|(o, r)| (o.display_name(), r.unwrap()))
+            .collect();
+        assert_eq!(
+            results,
+            [
+                ("Namespace mesh-system".to_owned(), Deletion::Terminating),
+                (
+                    "Secret mesh-system/meshctl-license".to_owned(),
+                    Deletion::Absent
+                ),
+            ]
+        );
     }
 
     #[test]
