@@ -179,7 +179,8 @@ impl E2eEnv {
     }
 }
 
-/// A namespace unique to one test, deleted (with everything in it) when dropped.
+/// A namespace unique to one test, deleted (with everything in it) when dropped. The client must
+/// come from a multi-thread runtime: its request worker has to run while `drop` blocks.
 pub struct TestNamespace {
     pub name: String,
     client: kube::Client,
@@ -215,7 +216,16 @@ impl Drop for TestNamespace {
             rt.block_on(async move {
                 use k8s_openapi::api::core::v1::Namespace;
                 let api: kube::Api<Namespace> = kube::Api::all(client);
-                let _ = api.delete(&name, &Default::default()).await;
+                let delete = api.delete(&name, &Default::default());
+                if tokio::time::timeout(Duration::from_secs(30), delete)
+                    .await
+                    .is_err()
+                {
+                    eprintln!(
+                        "note: namespace {name} was not deleted within 30 s (a kube client made \
+                         on a current-thread runtime cannot answer while its thread drops this)"
+                    );
+                }
             });
         })
         .join();
