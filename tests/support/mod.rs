@@ -216,8 +216,8 @@ impl Drop for TestNamespace {
             rt.block_on(async move {
                 use k8s_openapi::api::core::v1::Namespace;
                 let api: kube::Api<Namespace> = kube::Api::all(client);
-                let delete = api.delete(&name, &Default::default());
-                if tokio::time::timeout(Duration::from_secs(30), delete)
+                let params = kube::api::DeleteParams::default();
+                if tokio::time::timeout(Duration::from_secs(30), api.delete(&name, &params))
                     .await
                     .is_err()
                 {
