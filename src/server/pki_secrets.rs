@@ -39,10 +39,13 @@ fn labels() -> BTreeMap<String, String> {
         ("app.kubernetes.io/managed-by", "meshctl"),
         ("app.kubernetes.io/part-of", "meshctl"),
         ("app.kubernetes.io/component", "relay"),
-        ("meshctl.dev/version", crate::relay::BUILD_VERSION),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain([(
+        crate::manifests::labels::VERSION.to_owned(),
+        crate::manifests::labels::version_value(crate::relay::BUILD_VERSION),
+    )])
     .collect()
 }
 

@@ -47,10 +47,13 @@ pub fn labels() -> BTreeMap<String, String> {
         ("app.kubernetes.io/managed-by", "meshctl"),
         ("app.kubernetes.io/part-of", "meshctl"),
         ("app.kubernetes.io/component", "license"),
-        ("meshctl.dev/version", crate::version::VERSION),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .chain([(
+        crate::manifests::labels::VERSION.to_owned(),
+        crate::manifests::labels::version_value(crate::version::VERSION),
+    )])
     .collect()
 }
 
@@ -286,7 +289,10 @@ mod tests {
             assert_eq!(labels["app.kubernetes.io/managed-by"], "meshctl");
             assert_eq!(labels["app.kubernetes.io/part-of"], "meshctl");
             assert_eq!(labels["app.kubernetes.io/component"], "license");
-            assert_eq!(labels["meshctl.dev/version"], crate::version::VERSION);
+            assert_eq!(
+                labels["meshctl.dev/version"],
+                crate::manifests::labels::version_value(crate::version::VERSION)
+            );
             assert_eq!(body["data"]["license-key"], STANDARD.encode("eyJ.new.key"));
             assert!(body.get("stringData").is_none());
             let reply = body.clone();
