@@ -29,7 +29,8 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -l context -d 'Kubeconfig 
 complete -c meshctl -n "__fish_meshctl_needs_command" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_needs_command" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_needs_command" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_needs_command" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -68,7 +69,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l context -d '
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -94,7 +96,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l context -d '
 complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand upgrade" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -111,7 +114,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l context -d
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -132,7 +136,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l context -d 'Ku
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -148,7 +153,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and not __fish_seen_subcommand_from register deregister list" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -175,7 +181,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from register" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -192,7 +199,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from deregister" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -210,7 +218,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand cluster; and __fish_seen_subcommand_from list" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -226,7 +235,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l context -d 'Kub
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand demo" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -241,7 +251,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand get; and not __fish_seen_subcommand_from destinations" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -258,7 +269,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_sub
 complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand get; and __fish_seen_subcommand_from destinations" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -272,7 +284,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_se
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -306,7 +319,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -334,7 +348,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from agent" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -348,7 +363,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -371,7 +387,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -387,7 +404,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -404,7 +422,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -419,7 +438,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from keygen" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -444,7 +464,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -459,7 +480,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l context -d '
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -473,7 +495,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -l context -
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand completion" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -487,7 +510,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and not __fish_seen_subcommand_from generate-reference bench" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -504,7 +528,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subco
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from generate-reference" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from generate-reference" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from generate-reference" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from generate-reference" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
@@ -519,7 +544,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subco
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -s n -l namespace -d 'Namespace meshctl is installed in' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
 json\t'JSON with stable snake_case field names'
-yaml\t'YAML with the same fields as JSON'"
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand x; and __fish_seen_subcommand_from bench" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r

@@ -386,6 +386,47 @@ fn pre_on_a_cluster_without_nodes_warns_about_load_balancers() {
 }
 
 #[test]
+fn output_junit_prints_the_xml_report_on_stdout() {
+    let api = FakeServer::start(healthy_api);
+    let admin = admin(east(false));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write_kubeconfig(dir.path(), &api.address);
+    let file = dir.path().join("also.xml");
+    let out = meshctl(&kubeconfig)
+        .args([
+            "--wait=0s",
+            "-o",
+            "junit",
+            "--mgmt-admin-address",
+            &admin.address,
+        ])
+        .arg("--junit")
+        .arg(&file)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("<testsuites name=\"meshctl check\""), "{xml}");
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("east"), "{xml}");
+    // --junit PATH still writes the same report to the file.
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), xml);
+}
+
+#[test]
+fn output_junit_is_refused_by_other_commands() {
+    Command::cargo_bin("meshctl")
+        .unwrap()
+        .args(["version", "-o", "junit"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicates::str::contains("only supported by `meshctl check`"));
+}
+
+#[test]
 fn unreachable_api_server_is_a_failed_check() {
     // A port nothing listens on.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

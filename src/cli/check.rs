@@ -19,6 +19,7 @@ use crate::cli::duration::parse_duration;
 use crate::cli::license::trust::TrustArgs;
 use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::kube::KubeTarget;
+use crate::output::OutputFormat;
 
 /// Port of the management server's admin HTTP API (DESIGN.md §2).
 pub use crate::cluster::ADMIN_PORT;
@@ -38,6 +39,7 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 ///   meshctl check --remote-context east --remote-context west
 ///   meshctl check --wait 0s -o json
 ///   meshctl check --junit check-report.xml --fail-on-warnings
+///   meshctl check -o junit > check-report.xml
 ///
 /// Exit codes: 0 all checks passed (warnings allowed), 1 a check failed (or warned, with
 /// --fail-on-warnings).
@@ -161,20 +163,20 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     spinner.finish_and_clear();
 
     let report = Report::new(&run, args.fail_on_warnings);
-    match args.junit.as_deref() {
-        Some(path) if path.as_os_str() == "-" => {
-            printer
-                .raw(to_junit(&report, args.fail_on_warnings).as_bytes())
-                .context("writing the JUnit report")?;
-        }
-        junit => {
-            printer.data(&report).context("writing the check report")?;
-            if let Some(path) = junit {
-                std::fs::write(path, to_junit(&report, args.fail_on_warnings))
-                    .with_context(|| format!("writing the JUnit report to {}", path.display()))
-                    .exit_kind(ExitKind::Environment)?;
-            }
-        }
+    let junit_file = args.junit.as_deref().filter(|p| p.as_os_str() != "-");
+    let junit_on_stdout = printer.options().format == OutputFormat::Junit
+        || args.junit.is_some() && junit_file.is_none();
+    if junit_on_stdout {
+        printer
+            .raw(to_junit(&report, args.fail_on_warnings).as_bytes())
+            .context("writing the JUnit report")?;
+    } else {
+        printer.data(&report).context("writing the check report")?;
+    }
+    if let Some(path) = junit_file {
+        std::fs::write(path, to_junit(&report, args.fail_on_warnings))
+            .with_context(|| format!("writing the JUnit report to {}", path.display()))
+            .exit_kind(ExitKind::Environment)?;
     }
     Ok(if report.success {
         Outcome::Success

@@ -23,7 +23,8 @@ use clap::{Parser, Subcommand};
 pub use context::Context;
 pub use global::{GlobalArgs, LogFormat};
 
-use crate::exit::Outcome;
+use crate::exit::{ExitKind, Outcome, ResultExt};
+use crate::output::OutputFormat;
 
 /// meshctl installs, connects, diagnoses and licenses a multi-cluster application-networking
 /// platform on Kubernetes, and runs as its management server and agent.
@@ -84,6 +85,18 @@ impl Command {
         !matches!(self, Command::Version(_) | Command::Completion(_))
     }
 
+    /// `-o junit` is a report format of `meshctl check`; every other command refuses it before
+    /// doing anything.
+    fn check_output(&self, format: OutputFormat) -> anyhow::Result<()> {
+        if format == OutputFormat::Junit && !matches!(self, Command::Check(_)) {
+            return Err(anyhow::anyhow!(
+                "-o junit is only supported by `meshctl check`; use -o json or -o yaml"
+            ))
+            .exit_kind(ExitKind::Usage);
+        }
+        Ok(())
+    }
+
     /// Runs the command.
     pub async fn run(self, ctx: &Context) -> anyhow::Result<Outcome> {
         match self {
@@ -112,10 +125,10 @@ impl Cli {
         } else {
             tokio::runtime::Builder::new_current_thread()
         };
-        let result = runtime
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
+        let result = self
+            .command
+            .check_output(self.global.output)
+            .and_then(|()| runtime.enable_all().build().map_err(anyhow::Error::from))
             .and_then(|runtime| {
                 let ctx = Context::from_global(self.global);
                 runtime.block_on(self.command.run(&ctx))

@@ -10,6 +10,8 @@ pub enum OutputFormat {
     Json,
     /// YAML with the same fields as JSON.
     Yaml,
+    /// JUnit XML for CI systems (`meshctl check` only).
+    Junit,
 }
 
 impl OutputFormat {
@@ -24,6 +26,7 @@ impl fmt::Display for OutputFormat {
             OutputFormat::Table => "table",
             OutputFormat::Json => "json",
             OutputFormat::Yaml => "yaml",
+            OutputFormat::Junit => "junit",
         })
     }
 }

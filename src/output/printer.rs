@@ -112,6 +112,13 @@ impl Printer {
             OutputFormat::Table => value.render_table(&self.style()),
             OutputFormat::Json => to_json(value)?,
             OutputFormat::Yaml => to_yaml(value)?,
+            // Refused for every command but check before it runs (Command::check_output).
+            OutputFormat::Junit => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "-o junit is only supported by `meshctl check`",
+                ));
+            }
         };
         self.write_out(text.as_bytes())
     }
