@@ -423,7 +423,9 @@ fn output_junit_is_refused_by_other_commands() {
         .assert()
         .code(2)
         .stdout("")
-        .stderr(predicates::str::contains("only supported by `meshctl check`"));
+        .stderr(predicates::str::contains(
+            "only supported by `meshctl check`",
+        ));
 }
 
 #[test]

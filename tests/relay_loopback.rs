@@ -674,5 +674,30 @@ async fn welcome_announces_the_license_published_when_the_stream_opens() {
     assert_eq!(seen, without_mesh);
     assert!(!seen.grants("mesh"));
     assert!(seen.grants("network"));
+
+    // A change while a stream is open reaches it at once as a LicenseUpdate.
+    let id = valid_identity(&parts.material, "cluster-1");
+    let mut c = client(server.relay_addr, &server.root_ca_pem, Some(&id)).await;
+    let mut s = open_stream(&mut c, hello("cluster-1")).await.unwrap();
+    match next_message(&mut s).await.unwrap().unwrap().msg {
+        Some(server_message::Msg::Welcome(w)) => {
+            assert_eq!(AnnouncedEntitlements::decode(&w.entitlements), without_mesh);
+        }
+        other => panic!("expected Welcome, got {other:?}"),
+    }
+    let expired = AnnouncedEntitlements {
+        license: AnnouncedState::Expired,
+        ..without_mesh
+    };
+    assert!(publisher.publish(expired.clone()));
+    let update = loop {
+        match next_message(&mut s).await.unwrap().unwrap().msg {
+            Some(server_message::Msg::License(u)) => break u,
+            Some(server_message::Msg::Error(e)) => panic!("error from the server: {e:?}"),
+            _ => {}
+        }
+    };
+    assert_eq!(AnnouncedEntitlements::decode(&update.entitlements), expired);
+    drop(s);
     server.shutdown(Duration::from_secs(5)).await;
 }

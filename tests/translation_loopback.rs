@@ -72,11 +72,10 @@ spec:
     spec: {containers: [{name: discovery, image: istio/pilot}]}
 ";
 
-/// A license valid now for `products`, signed by a fresh issuer that only `trusted` trusts.
-fn license(products: &[Product]) -> (String, TrustedIssuers) {
-    let pair = IssuerKeyPair::generate();
+/// A license valid now for `products`, signed by `pair`.
+fn license_from(pair: &IssuerKeyPair, products: &[Product]) -> String {
     let now = jiff::Timestamp::now();
-    let key = issue(
+    issue(
         &LicenseRequest {
             issuer: "loopback-test".into(),
             licensee: "Test".into(),
@@ -87,15 +86,21 @@ fn license(products: &[Product]) -> (String, TrustedIssuers) {
             issued_at: now - jiff::SignedDuration::from_hours(1),
             expires_at: now + jiff::SignedDuration::from_hours(24),
         },
-        &pair,
+        pair,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A fresh issuer, a license from it for `products`, and trust in that issuer alone.
+fn license(products: &[Product]) -> (IssuerKeyPair, String, TrustedIssuers) {
+    let pair = IssuerKeyPair::generate();
+    let key = license_from(&pair, products);
     let mut trusted = TrustedIssuers::empty();
     trusted.add(
         pair.public_key(),
         KeyOrigin::File("test-issuer.pub.pem".into()),
     );
-    (key, trusted)
+    (pair, key, trusted)
 }
 
 struct World {
@@ -106,6 +111,8 @@ struct World {
     sinks: Vec<PathBuf>,
     cancel: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    issuer: IssuerKeyPair,
+    license_file: PathBuf,
     _tmp: tempfile::TempDir,
 }
 
@@ -116,7 +123,7 @@ impl World {
         std::fs::create_dir_all(&platform_dir).unwrap();
         std::fs::write(platform_dir.join("clusters.yaml"), PLATFORM).unwrap();
         let license_file = tmp.path().join("license.key");
-        let (key, trusted) = license(products);
+        let (issuer, key, trusted) = license(products);
         std::fs::write(&license_file, key).unwrap();
 
         let cancel = CancellationToken::new();
@@ -135,7 +142,7 @@ impl World {
         ));
         tasks.push(tokio::spawn(
             LicenseSource {
-                location: LicenseLocation::File(license_file),
+                location: LicenseLocation::File(license_file.clone()),
                 trusted,
                 interval: Duration::from_millis(50),
                 announce: Some(publisher),
@@ -187,6 +194,8 @@ impl World {
             sinks,
             cancel,
             tasks,
+            issuer,
+            license_file,
             _tmp: tmp,
         }
     }
@@ -195,6 +204,11 @@ impl World {
         let (code, body) = http_get(self.server.admin_addr.unwrap(), path).await;
         assert_eq!(code, 200, "{path}: {body}");
         serde_json::from_str(&body).unwrap()
+    }
+
+    /// Replaces the license file with one for `products` from the same issuer.
+    fn relicense(&self, products: &[Product]) {
+        std::fs::write(&self.license_file, license_from(&self.issuer, products)).unwrap();
     }
 
     async fn stop(self) {
@@ -403,6 +417,38 @@ async fn without_mesh_in_the_license_the_destination_is_unlicensed_and_nothing_i
     for s in &world.sinks {
         assert!(kinds_in(s).is_empty(), "{:?}", kinds_in(s));
     }
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_license_change_reaches_connected_agents_without_a_reconnect() {
+    let world = World::start(&[Product::Mesh, Product::Gateway]).await;
+    eventually("both agents connected", || {
+        ["cluster-1", "cluster-2"]
+            .iter()
+            .all(|c| world.server.registry.get(c).is_some_and(|s| s.connected))
+    })
+    .await;
+    world.agents_see_products(&["gateway", "mesh"]).await;
+    let since: Vec<_> = ["cluster-1", "cluster-2"]
+        .iter()
+        .map(|c| world.server.registry.get(c).unwrap().connected_since)
+        .collect();
+    world.relicense(&[Product::Gateway]);
+    eventually("the agents told of the license without Mesh", || {
+        world.agents.iter().all(|a| {
+            a.server_license()
+                .is_some_and(|l| l.products.iter().map(String::as_str).eq(["gateway"]))
+        })
+    })
+    .await;
+    world.agents_see_products(&["gateway"]).await;
+    // Told on the open streams: neither agent reconnected.
+    let after: Vec<_> = ["cluster-1", "cluster-2"]
+        .iter()
+        .map(|c| world.server.registry.get(c).unwrap().connected_since)
+        .collect();
+    assert_eq!(since, after);
     world.stop().await;
 }
 

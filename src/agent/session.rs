@@ -300,6 +300,17 @@ async fn connected(
                             return failed(format!("the server ended the stream: {}", e.message));
                         }
                     }
+                    Some(server_message::Msg::License(update)) => {
+                        let license = AnnouncedEntitlements::decode(&update.entitlements);
+                        tracing::info!(
+                            cluster = %s.cluster,
+                            license = %license.license.as_str(),
+                            products = %license.products_text(),
+                            modules = %license.modules_text(),
+                            "the management server's license changed"
+                        );
+                        record_license(shared, license);
+                    }
                     Some(server_message::Msg::Welcome(_)) | None => {}
                 }
             }

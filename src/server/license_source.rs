@@ -199,6 +199,16 @@ impl EntitlementsFeed {
         self.rx.as_ref().and_then(|rx| rx.borrow().clone())
     }
 
+    /// A receiver of every later change (`None` for [`Self::none`]); what it holds now counts as
+    /// seen.
+    pub fn changes(&self) -> Option<watch::Receiver<Option<AnnouncedEntitlements>>> {
+        self.rx.as_ref().map(|rx| {
+            let mut rx = rx.clone();
+            rx.borrow_and_update();
+            rx
+        })
+    }
+
     /// The `Welcome.entitlements` entries. Waits at most `wait` for the first read of the license,
     /// so that an agent connecting while the server starts does not get an empty list for the whole
     /// life of its stream; empty if there is still nothing to announce.

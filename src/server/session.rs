@@ -3,10 +3,11 @@
 //! shared lives in `RelayContext`.
 
 use crate::relay::delta::{chunk_for_wire, diff};
+use crate::relay::entitlements::AnnouncedEntitlements;
 use crate::relay::limits::{MAX_DELTA_RESOURCES, MAX_MESSAGE_BYTES};
 use crate::relay::proto::{
-    Ack, AgentMessage, ConfigDelta, Error as WireError, Hello, RenewHint, ResyncRequest,
-    ServerMessage, SnapshotDelta, Welcome, agent_message, error, server_message,
+    Ack, AgentMessage, ConfigDelta, Error as WireError, Hello, LicenseUpdate, RenewHint,
+    ResyncRequest, ServerMessage, SnapshotDelta, Welcome, agent_message, error, server_message,
 };
 use crate::relay::resource::{key_of, key_of_ref, validate, validate_identity};
 use crate::relay::{BUILD_VERSION, PROTOCOL_VERSION};
@@ -110,6 +111,23 @@ pub async fn run(
     tracing::info!(%cluster, %reason, "agent stream ended");
 }
 
+/// The next license change to announce (its entries), `None` when the source is gone; never
+/// resolves without a license source.
+async fn license_changed(
+    rx: &mut Option<tokio::sync::watch::Receiver<Option<AnnouncedEntitlements>>>,
+) -> Option<Vec<String>> {
+    let Some(rx) = rx else {
+        return std::future::pending().await;
+    };
+    rx.changed().await.ok()?;
+    Some(
+        rx.borrow_and_update()
+            .as_ref()
+            .map(|a| a.encode())
+            .unwrap_or_default(),
+    )
+}
+
 impl Session {
     async fn send(&self, m: ServerMessage) -> Result<(), String> {
         self.ctx.metrics.message_sent(m.encoded_len());
@@ -135,6 +153,8 @@ impl Session {
         hello: &Hello,
         mut inbound: Streaming<AgentMessage>,
     ) -> Result<(), String> {
+        // Subscribed before the Welcome reads the license, so no change falls in between.
+        let mut license_changes = self.ctx.session.entitlements.changes();
         self.welcome(peer, hello).await?;
         let mut changes = self.ctx.config.subscribe();
         changes.borrow_and_update();
@@ -167,6 +187,15 @@ impl Session {
                         return Err("config source closed".into());
                     }
                     self.push_config(Some(Instant::now())).await?;
+                }
+                changed = license_changed(&mut license_changes) => {
+                    match changed {
+                        Some(entitlements) => {
+                            self.send(msg(server_message::Msg::License(LicenseUpdate { entitlements }))).await?;
+                        }
+                        // The license source stopped: nothing more to announce on this stream.
+                        None => license_changes = None,
+                    }
                 }
                 () = &mut hint, if !hinted => {
                     hinted = true;
