@@ -217,14 +217,18 @@ impl Drop for TestNamespace {
                 use k8s_openapi::api::core::v1::Namespace;
                 let api: kube::Api<Namespace> = kube::Api::all(client);
                 let params = kube::api::DeleteParams::default();
-                if tokio::time::timeout(Duration::from_secs(30), api.delete(&name, &params))
+                match tokio::time::timeout(Duration::from_secs(30), api.delete(&name, &params))
                     .await
-                    .is_err()
                 {
-                    eprintln!(
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => eprintln!(
+                        "note: deleting namespace {name} failed: {e} (was the runtime of its kube \
+                         client dropped before it?)"
+                    ),
+                    Err(_) => eprintln!(
                         "note: namespace {name} was not deleted within 30 s (a kube client made \
                          on a current-thread runtime cannot answer while its thread drops this)"
-                    );
+                    ),
                 }
             });
         })
