@@ -246,10 +246,12 @@ impl TestIssuer {
     }
 }
 
-/// `meshctl install --wait=false` (mgmt profile) into a namespace with a license; runs
-/// `meshctl uninstall` when dropped. The CRDs stay (shared with other tests; install waits until
-/// they are Established). The namespace itself is left Terminating by uninstall on an API server
-/// without a namespace controller; nothing waits for it.
+/// `meshctl install --wait=false` (mgmt profile) into a namespace with a license; when dropped,
+/// runs `meshctl uninstall` (without --purge: the CRDs stay, shared with other tests; install
+/// waits until they are Established) and then deletes the namespace, which stays Terminating on
+/// an API server without a namespace controller (nothing waits for it). Its Secrets (license,
+/// relay PKI) stay inside; nothing on the server counts a Terminating namespace as an
+/// installation.
 pub struct Installation {
     env: E2eEnv,
     pub namespace: String,
@@ -283,12 +285,42 @@ impl Installation {
 
 impl Drop for Installation {
     fn drop(&mut self) {
-        let _ = meshctl(
+        let out = meshctl(
             &self.env,
             false,
             &self.namespace,
             &["uninstall", "--yes", "--timeout", "60s"],
         );
+        if !out.status.success() {
+            eprintln!(
+                "note: uninstall from {} failed ({:?}): {}",
+                self.namespace,
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let env = self.env.clone();
+        let name = self.namespace.clone();
+        // Drop may run inside a runtime: delete from a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use k8s_openapi::api::core::v1::Namespace;
+                let api: kube::Api<Namespace> = kube::Api::all(env.client(false).await);
+                let deleted = tokio::time::timeout(
+                    Duration::from_secs(30),
+                    api.delete(&name, &Default::default()),
+                )
+                .await;
+                if !matches!(deleted, Ok(Ok(_))) {
+                    eprintln!("note: deleting namespace {name} failed or timed out");
+                }
+            });
+        })
+        .join();
     }
 }
 
