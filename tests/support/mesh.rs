@@ -546,7 +546,10 @@ impl RegistrationLock {
             "meshctl-e2e-register-{:016x}.lock",
             hasher.finish()
         ));
-        let deadline = Instant::now() + Duration::from_secs(600);
+        // Five registering tests (e2e_check_mesh x3, e2e_cluster, e2e_translate) may queue here
+        // (one process per test under nextest), each holding the lock for minutes on a slow API
+        // server: 10 minutes could run out while every holder makes progress.
+        let deadline = Instant::now() + Duration::from_secs(30 * 60);
         loop {
             match std::fs::OpenOptions::new()
                 .write(true)
@@ -570,7 +573,7 @@ impl RegistrationLock {
                     }
                     assert!(
                         Instant::now() < deadline,
-                        "registration lock {} still held by pid {owner} after 10 minutes",
+                        "registration lock {} still held by pid {owner} after 30 minutes",
                         path.display()
                     );
                     std::thread::sleep(Duration::from_millis(200));
