@@ -48,10 +48,10 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// An installed, registered and connected platform. Fields drop in order: the agent stops, the
 /// registration is removed (`cluster deregister`), the server stops, `uninstall` runs, the agent
-/// namespace is deleted.
+/// namespace is deleted, and only then the runtime goes: TestNamespace's delete on drop needs the
+/// request worker of the kube client it was made with, which lives on `rt`.
 struct Platform {
     env: E2eEnv,
-    rt: tokio::runtime::Runtime,
     cluster: String,
     agent: LocalAgent,
     _registration: Registration,
@@ -60,6 +60,7 @@ struct Platform {
     _agent_namespace: TestNamespace,
     issuer: TestIssuer,
     _dir: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
 }
 
 impl Platform {
@@ -91,7 +92,6 @@ impl Platform {
         wait_connected(&env, &mut server, &mut agent);
         Self {
             env,
-            rt,
             cluster: cluster.to_owned(),
             agent,
             _registration: registration,
@@ -100,6 +100,7 @@ impl Platform {
             _agent_namespace: agent_namespace,
             issuer,
             _dir: dir,
+            rt,
         }
     }
 

@@ -246,10 +246,12 @@ impl TestIssuer {
     }
 }
 
-/// `meshctl install --wait=false` (mgmt profile) into a namespace with a license; runs
-/// `meshctl uninstall` when dropped. The CRDs stay (shared with other tests; install waits until
-/// they are Established). The namespace itself is left Terminating by uninstall on an API server
-/// without a namespace controller; nothing waits for it.
+/// `meshctl install --wait=false` (mgmt profile) into a namespace with a license; when dropped,
+/// runs `meshctl uninstall` (without --purge: the CRDs stay, shared with other tests; install
+/// waits until they are Established) and then deletes the namespace, which stays Terminating on
+/// an API server without a namespace controller (nothing waits for it). Its Secrets (license,
+/// relay PKI) stay inside; nothing on the server counts a Terminating namespace as an
+/// installation.
 pub struct Installation {
     env: E2eEnv,
     pub namespace: String,
@@ -283,12 +285,42 @@ impl Installation {
 
 impl Drop for Installation {
     fn drop(&mut self) {
-        let _ = meshctl(
+        let out = meshctl(
             &self.env,
             false,
             &self.namespace,
             &["uninstall", "--yes", "--timeout", "60s"],
         );
+        if !out.status.success() {
+            eprintln!(
+                "note: uninstall from {} failed ({:?}): {}",
+                self.namespace,
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let env = self.env.clone();
+        let name = self.namespace.clone();
+        // Drop may run inside a runtime: delete from a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use k8s_openapi::api::core::v1::Namespace;
+                let api: kube::Api<Namespace> = kube::Api::all(env.client(false).await);
+                let deleted = tokio::time::timeout(
+                    Duration::from_secs(30),
+                    api.delete(&name, &Default::default()),
+                )
+                .await;
+                if !matches!(deleted, Ok(Ok(_))) {
+                    eprintln!("note: deleting namespace {name} failed or timed out");
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -514,7 +546,10 @@ impl RegistrationLock {
             "meshctl-e2e-register-{:016x}.lock",
             hasher.finish()
         ));
-        let deadline = Instant::now() + Duration::from_secs(600);
+        // Five registering tests (e2e_check_mesh x3, e2e_cluster, e2e_translate) may queue here
+        // (one process per test under nextest), each holding the lock for minutes on a slow API
+        // server: 10 minutes could run out while every holder makes progress.
+        let deadline = Instant::now() + Duration::from_secs(30 * 60);
         loop {
             match std::fs::OpenOptions::new()
                 .write(true)
@@ -538,7 +573,7 @@ impl RegistrationLock {
                     }
                     assert!(
                         Instant::now() < deadline,
-                        "registration lock {} still held by pid {owner} after 10 minutes",
+                        "registration lock {} still held by pid {owner} after 30 minutes",
                         path.display()
                     );
                     std::thread::sleep(Duration::from_millis(200));
@@ -568,9 +603,11 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// Takes the [`RegistrationLock`]; registers nothing yet.
+    /// Takes the [`RegistrationLock`] and clears what dead runs left behind (see
+    /// [`retire_stale_registrations`]); registers nothing yet.
     pub fn new(env: &E2eEnv, mgmt_namespace: &str, agent_namespace: &str, cluster: &str) -> Self {
         let lock = RegistrationLock::acquire(env);
+        retire_stale_registrations(env, agent_namespace);
         Self {
             env: env.clone(),
             cluster: cluster.to_owned(),
@@ -650,6 +687,85 @@ impl Registration {
         args.extend(context_args(&self.env));
         args
     }
+}
+
+/// Deletes the e2e test namespaces (label `meshctl.dev/e2e=true`, made by `TestNamespace`) of
+/// the workload cluster that still hold a `relay-identity-token` Secret labelled for a cluster:
+/// every registration of these tests holds the [`RegistrationLock`] until it is deregistered, so
+/// with the lock held such a Secret belongs to a run that died before its cleanup (killed by a
+/// harness timeout, say). Left alone, it would make every later `cluster register` on this API
+/// server fail ("registered as another cluster"); in a namespace being deleted it no longer
+/// counts (src/cluster/preflight.rs `not_registered_as_other`). Best effort: failures are printed.
+pub fn retire_stale_registrations(env: &E2eEnv, own_agent_namespace: &str) {
+    use k8s_openapi::api::core::v1::{Namespace, Secret};
+    use kube::api::{Api, ListParams};
+    use meshctl::cluster::{AGENT_COMPONENT, CLUSTER_LABEL, REMOTE_TOKEN_SECRET};
+    let env = env.clone();
+    let own = own_agent_namespace.to_owned();
+    // Callers may be inside a runtime: run on a thread with its own.
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let client = env.client(true).await;
+            let secrets: Api<Secret> = Api::all(client.clone());
+            let namespaces: Api<Namespace> = Api::all(client);
+            let selector = format!(
+                "app.kubernetes.io/managed-by=meshctl,app.kubernetes.io/component={AGENT_COMPONENT},{CLUSTER_LABEL}"
+            );
+            let listed = tokio::time::timeout(
+                Duration::from_secs(30),
+                secrets.list_metadata(&ListParams::default().labels(&selector)),
+            )
+            .await;
+            let items = match listed {
+                Ok(Ok(list)) => list.items,
+                Ok(Err(e)) => {
+                    eprintln!("note: listing registration Secrets failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    eprintln!("note: listing registration Secrets timed out");
+                    return;
+                }
+            };
+            for item in items {
+                let Some(ns) = item.metadata.namespace.clone() else {
+                    continue;
+                };
+                if item.metadata.name.as_deref() != Some(REMOTE_TOKEN_SECRET) || ns == own {
+                    continue;
+                }
+                let Ok(Ok(Some(found))) =
+                    tokio::time::timeout(Duration::from_secs(30), namespaces.get_opt(&ns)).await
+                else {
+                    continue;
+                };
+                let e2e = found
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.get("meshctl.dev/e2e").is_some_and(|v| v == "true"));
+                if !e2e || found.metadata.deletion_timestamp.is_some() {
+                    continue;
+                }
+                eprintln!(
+                    "note: deleting namespace {ns}: a dead e2e run left a registration there"
+                );
+                let deleted = tokio::time::timeout(
+                    Duration::from_secs(30),
+                    namespaces.delete(&ns, &Default::default()),
+                )
+                .await;
+                if !matches!(deleted, Ok(Ok(_))) {
+                    eprintln!("note: deleting namespace {ns} failed");
+                }
+            }
+        });
+    })
+    .join();
 }
 
 impl Drop for Registration {

@@ -49,10 +49,20 @@ impl Running {
         let mut child = cmd.spawn().expect("start meshctl");
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, lines) = mpsc::sync_channel(10_000);
+        // Never blocks on a full queue (nobody reads the lines between two waits): a blocked
+        // reader would fill the pipe and then block the process itself on its next log line.
+        // Lines beyond the bound are dropped, and the drop is said once.
         std::thread::spawn(move || {
+            let mut dropped = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
+                match tx.try_send(line) {
+                    Ok(()) => dropped = false,
+                    Err(mpsc::TrySendError::Full(_)) if !dropped => {
+                        dropped = true;
+                        let _ = tx.try_send("[test support: log lines dropped]".to_owned());
+                    }
+                    Err(mpsc::TrySendError::Full(_)) => {}
+                    Err(mpsc::TrySendError::Disconnected(_)) => break,
                 }
             }
         });
@@ -217,14 +227,18 @@ impl Drop for TestNamespace {
                 use k8s_openapi::api::core::v1::Namespace;
                 let api: kube::Api<Namespace> = kube::Api::all(client);
                 let params = kube::api::DeleteParams::default();
-                if tokio::time::timeout(Duration::from_secs(30), api.delete(&name, &params))
+                match tokio::time::timeout(Duration::from_secs(30), api.delete(&name, &params))
                     .await
-                    .is_err()
                 {
-                    eprintln!(
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => eprintln!(
+                        "note: deleting namespace {name} failed: {e} (was the runtime of its kube \
+                         client dropped before it?)"
+                    ),
+                    Err(_) => eprintln!(
                         "note: namespace {name} was not deleted within 30 s (a kube client made \
                          on a current-thread runtime cannot answer while its thread drops this)"
-                    );
+                    ),
                 }
             });
         })
