@@ -1,0 +1,415 @@
+//! `RedisStateStore` against a real `redis-server` (started per test on a free loopback port,
+//! no persistence, killed when the test ends). Without `redis-server` on PATH the tests skip
+//! with a printed reason, except under CI (env `CI` set), where they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+use meshctl::relay::proto;
+use meshctl::relay::resource::{from_json, key_of};
+use meshctl::server::redis_store::{RedisStateStore, RedisStoreSettings, default_prefix};
+use meshctl::server::store::{MemoryStateStore, SnapshotSummary, StateStore, StoreChange};
+use serde_json::json;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A `redis-server` on 127.0.0.1; killed when dropped.
+struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    extra: Vec<String>,
+}
+
+fn redis_server_bin() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("redis-server"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The redis-server binary, or None when the test must skip (panics under CI).
+fn require_redis(test: &str) -> Option<PathBuf> {
+    match redis_server_bin() {
+        Some(bin) => Some(bin),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{test}: redis-server is not on PATH, and CI is set (CI installs it)")
+        }
+        None => {
+            eprintln!(
+                "skipping {test}: redis-server is not on PATH (apt-get install redis-server)"
+            );
+            None
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl RedisServer {
+    fn start(bin: &PathBuf, extra: &[&str]) -> Self {
+        let mut s = Self {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        s.spawn(bin);
+        s
+    }
+
+    fn spawn(&mut self, bin: &PathBuf) {
+        let child = Command::new(bin)
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("redis-server exited at start: {status}");
+            }
+            assert!(Instant::now() < deadline, "redis-server did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} {pid}");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            // A stopped process must be continued to die promptly.
+            let _ = Command::new("kill")
+                .args(["-CONT", &c.id().to_string()])
+                .status();
+        }
+        self.kill();
+    }
+}
+
+fn store(url: &str, namespace: &str, timeout: Duration) -> RedisStateStore {
+    RedisStateStore::new(RedisStoreSettings {
+        url: url.to_owned(),
+        prefix: default_prefix(namespace),
+        timeout,
+    })
+    .unwrap()
+}
+
+fn res(name: &str, v: &str) -> proto::Resource {
+    from_json(&json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "ns"}, "data": {"v": v}}))
+    .unwrap()
+}
+
+/// Asserts that both stores hold the same thing for `cluster`.
+async fn same(memory: &MemoryStateStore, redis: &RedisStateStore, cluster: &str) {
+    assert_eq!(
+        memory.snapshot_summary(cluster).await.unwrap(),
+        redis.snapshot_summary(cluster).await.unwrap(),
+        "summary of {cluster}"
+    );
+    assert_eq!(
+        memory.snapshot_hashes(cluster).await.unwrap(),
+        redis.snapshot_hashes(cluster).await.unwrap(),
+        "hashes of {cluster}"
+    );
+    assert_eq!(
+        memory.snapshot(cluster).await.unwrap(),
+        redis.snapshot(cluster).await.unwrap(),
+        "snapshot of {cluster}"
+    );
+    assert_eq!(
+        memory.clusters().await.unwrap(),
+        redis.clusters().await.unwrap()
+    );
+}
+
+async fn apply_both(
+    memory: &MemoryStateStore,
+    redis: &RedisStateStore,
+    cluster: &str,
+    version: u64,
+    upserts: Vec<proto::Resource>,
+    deletes: Vec<String>,
+) -> SnapshotSummary {
+    let m = memory
+        .apply_snapshot_delta(cluster, version, upserts.clone(), deletes.clone())
+        .await
+        .unwrap();
+    let r = redis
+        .apply_snapshot_delta(cluster, version, upserts, deletes)
+        .await
+        .unwrap();
+    assert_eq!(
+        m, r,
+        "summary returned by the delta on {cluster} v{version}"
+    );
+    same(memory, redis, cluster).await;
+    r
+}
+
+async fn next_change(rx: &mut tokio::sync::mpsc::Receiver<StoreChange>) -> StoreChange {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("a change notification in time")
+        .expect("the change feed is open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behaves_like_the_memory_store() {
+    let Some(bin) = require_redis("behaves_like_the_memory_store") else {
+        return;
+    };
+    let server = RedisServer::start(&bin, &[]);
+    let redis = store(&server.url(), "mesh-system", Duration::from_secs(10));
+    let memory = MemoryStateStore::new();
+
+    // Nothing stored yet.
+    same(&memory, &redis, "c1").await;
+    assert_eq!(
+        redis.snapshot_summary("c1").await.unwrap(),
+        SnapshotSummary::default()
+    );
+
+    // Inserted out of key order; the snapshot comes back in key order.
+    let (a, b, c) = (res("a", "1"), res("b", "1"), res("c", "1"));
+    let s1 = apply_both(
+        &memory,
+        &redis,
+        "c1",
+        1,
+        vec![c.clone(), a.clone(), b.clone()],
+        vec![],
+    )
+    .await;
+    assert_eq!(s1.resources, 3);
+    let names: Vec<String> = redis
+        .snapshot("c1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+
+    // Replacing with a bigger body, deleting one and a key that is not there.
+    let a2 = res("a", "a much longer value than before");
+    let s2 = apply_both(
+        &memory,
+        &redis,
+        "c1",
+        2,
+        vec![a2],
+        vec![key_of(&b), "v1/ConfigMap/ns/nothing".into()],
+    )
+    .await;
+    assert_eq!(s2.resources, 2);
+    assert_ne!(s1.hash, s2.hash);
+    assert_ne!(s1.bytes, s2.bytes);
+
+    // An empty delta only records the version; the cached hash is used the second time.
+    let s3 = apply_both(&memory, &redis, "c1", 3, vec![], vec![]).await;
+    assert_eq!((s3.version, &s3.hash), (3, &s2.hash));
+    same(&memory, &redis, "c1").await;
+
+    // A second cluster, then everything deleted from the first.
+    apply_both(&memory, &redis, "c0", 1, vec![res("x", "1")], vec![]).await;
+    let s4 = apply_both(
+        &memory,
+        &redis,
+        "c1",
+        4,
+        vec![],
+        vec![key_of(&a), key_of(&c)],
+    )
+    .await;
+    assert_eq!((s4.resources, s4.bytes, s4.hash.as_str()), (0, 0, ""));
+    assert_eq!(redis.clusters().await.unwrap(), ["c0", "c1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_snapshots_and_hear_of_each_others_changes() {
+    let Some(bin) = require_redis("replicas_share_snapshots_and_hear_of_each_others_changes")
+    else {
+        return;
+    };
+    let server = RedisServer::start(&bin, &[]);
+    let cancel = CancellationToken::new();
+    let _stop = cancel.clone().drop_guard();
+
+    // State outlives the store object.
+    let first = store(&server.url(), "mesh-system", Duration::from_secs(10));
+    let s = first
+        .apply_snapshot_delta("c1", 1, vec![res("a", "1"), res("b", "2")], vec![])
+        .await
+        .unwrap();
+    drop(first);
+    let one = store(&server.url(), "mesh-system", Duration::from_secs(10));
+    assert_eq!(one.snapshot_summary("c1").await.unwrap(), s);
+
+    // Two replicas: each hears of the other's changes, not of its own.
+    let two = store(&server.url(), "mesh-system", Duration::from_secs(10));
+    let mut one_rx = one.subscribe(cancel.clone());
+    let mut two_rx = two.subscribe(cancel.clone());
+    assert_eq!(next_change(&mut one_rx).await, StoreChange::All);
+    assert_eq!(next_change(&mut two_rx).await, StoreChange::All);
+    let s = one
+        .apply_snapshot_delta("c2", 7, vec![res("z", "1")], vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        next_change(&mut two_rx).await,
+        StoreChange::Cluster("c2".into())
+    );
+    assert_eq!(two.snapshot_summary("c2").await.unwrap(), s);
+    assert_eq!(
+        two.snapshot("c2").await.unwrap(),
+        one.snapshot("c2").await.unwrap()
+    );
+    two.apply_snapshot_delta("c1", 2, vec![], vec![key_of(&res("a", "1"))])
+        .await
+        .unwrap();
+    // one's first notification is two's change: its own (c2) was not echoed back.
+    assert_eq!(
+        next_change(&mut one_rx).await,
+        StoreChange::Cluster("c1".into())
+    );
+    assert_eq!(one.snapshot_summary("c1").await.unwrap().resources, 1);
+
+    // Another namespace (key prefix) sees nothing of this one.
+    let other = store(&server.url(), "other-ns", Duration::from_secs(10));
+    assert!(other.clusters().await.unwrap().is_empty());
+    assert_eq!(
+        other.snapshot_summary("c1").await.unwrap(),
+        SnapshotSummary::default()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_delta_changes_nothing() {
+    let Some(bin) = require_redis("a_failing_delta_changes_nothing") else {
+        return;
+    };
+    let server = RedisServer::start(&bin, &[]);
+    let s = store(&server.url(), "mesh-system", Duration::from_secs(10));
+    s.apply_snapshot_delta("c1", 1, vec![res("a", "1")], vec![])
+        .await
+        .unwrap();
+    // Foreign data where the store keeps the summary (the last key the script writes): the
+    // script refuses before writing anything.
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("SET")
+        .arg("meshctl:mesh-system:cluster:c1:meta")
+        .arg("not a hash")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let err = s
+        .apply_snapshot_delta("c1", 2, vec![res("b", "1")], vec![key_of(&res("a", "1"))])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("WRONGTYPE"), "{err}");
+    assert_eq!(s.snapshot("c1").await.unwrap(), vec![res("a", "1")]);
+    assert_eq!(s.snapshot_hashes("c1").await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outages_give_clear_errors_then_recover() {
+    let Some(bin) = require_redis("outages_give_clear_errors_then_recover") else {
+        return;
+    };
+    let password = "pw-never-shown";
+    let mut server = RedisServer::start(&bin, &["--requirepass", password]);
+    let url = format!("redis://:{password}@127.0.0.1:{}", server.port);
+    let s = store(&url, "mesh-system", Duration::from_secs(2));
+    let cancel = CancellationToken::new();
+    let _stop = cancel.clone().drop_guard();
+    let mut rx = s.subscribe(cancel.clone());
+    assert_eq!(next_change(&mut rx).await, StoreChange::All);
+    s.apply_snapshot_delta("c1", 1, vec![res("a", "1")], vec![])
+        .await
+        .unwrap();
+
+    // Hung Redis: every call ends with a timeout.
+    server.signal("-STOP");
+    let err = s.snapshot_summary("c1").await.unwrap_err().to_string();
+    assert!(err.contains("timed out"), "{err}");
+    assert!(!err.contains(password), "{err}");
+    assert!(err.contains("redis://:***@127.0.0.1"), "{err}");
+    server.signal("-CONT");
+
+    // Redis gone: clear errors, no password.
+    server.kill();
+    let err = s
+        .apply_snapshot_delta("c1", 2, vec![res("b", "1")], vec![])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Redis state store at redis://:***@127.0.0.1"),
+        "{err}"
+    );
+    assert!(err.contains("applying a snapshot delta"), "{err}");
+    assert!(!err.contains(password), "{err}");
+
+    // Redis back (empty: no persistence): the same store object works again, and the change
+    // feed resubscribes and reports that anything may have changed.
+    server.spawn(&bin);
+    let deadline = Instant::now() + WAIT;
+    let summary = loop {
+        match s
+            .apply_snapshot_delta("c1", 3, vec![res("c", "1")], vec![])
+            .await
+        {
+            Ok(summary) => break summary,
+            Err(e) => {
+                assert!(!e.to_string().contains(password), "{e}");
+                assert!(Instant::now() < deadline, "no recovery: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert_eq!((summary.version, summary.resources), (3, 1));
+    assert_eq!(next_change(&mut rx).await, StoreChange::All);
+}
