@@ -7,10 +7,12 @@ use meshctl::relay::proto;
 use meshctl::relay::resource::{from_json, key_of};
 use meshctl::server::redis_store::{RedisStateStore, RedisStoreSettings, default_prefix};
 use meshctl::server::store::{MemoryStateStore, SnapshotSummary, StateStore, StoreChange};
+use meshctl::server::translation::{TranslatingConfigSource, TranslationSettings};
 use serde_json::json;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -412,4 +414,88 @@ async fn outages_give_clear_errors_then_recover() {
     };
     assert_eq!((summary.version, summary.resources), (3, 1));
     assert_eq!(next_change(&mut rx).await, StoreChange::All);
+}
+
+fn service(name: &str) -> proto::Resource {
+    from_json(&json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": "bookinfo", "labels": {"app": name}},
+        "spec": {"ports": [{"port": 9080, "name": "http"}], "selector": {"app": name}}}))
+    .unwrap()
+}
+
+/// One server replica's translation over the shared store, wired as `serve mgmt-server
+/// --redis-url` wires it.
+fn replica(
+    url: &str,
+    cancel: &CancellationToken,
+) -> (TranslatingConfigSource, Arc<dyn StateStore>) {
+    let redis = store(url, "mesh-system", Duration::from_secs(10));
+    let base: Arc<dyn StateStore> = Arc::new(redis.clone());
+    let t = TranslatingConfigSource::new(TranslationSettings {
+        wait_for: vec![],
+        ..TranslationSettings::default()
+    });
+    let observed = t.observe(base.clone());
+    t.follow_store_changes(
+        base.clone(),
+        redis.subscribe(cancel.clone()),
+        cancel.clone(),
+    );
+    t.start(base, cancel.clone());
+    (t, observed)
+}
+
+async fn wait_for_catalog(
+    t: &TranslatingConfigSource,
+    what: &str,
+    cond: impl Fn(&meshctl::translate::ServiceCatalog) -> bool,
+) {
+    let deadline = Instant::now() + WAIT;
+    while !cond(&t.catalog()) {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: catalog is {:?}",
+            t.catalog().services
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_retranslates_what_another_replica_stored() {
+    let Some(bin) = require_redis("a_replica_retranslates_what_another_replica_stored") else {
+        return;
+    };
+    let server = RedisServer::start(&bin, &[]);
+    let cancel = CancellationToken::new();
+    let _stop = cancel.clone().drop_guard();
+    let (_a, a_store) = replica(&server.url(), &cancel);
+    let (b, _b_store) = replica(&server.url(), &cancel);
+    let has = |name: &'static str| {
+        move |c: &meshctl::translate::ServiceCatalog| {
+            c.services
+                .iter()
+                .any(|s| s.name == name && s.instances.iter().any(|i| i.cluster == "c1"))
+        }
+    };
+
+    // The agent of c1 is connected to replica A; replica B translates what it reported.
+    a_store
+        .apply_snapshot_delta("c1", 1, vec![service("reviews")], vec![])
+        .await
+        .unwrap();
+    wait_for_catalog(&b, "B learns of reviews", has("reviews")).await;
+
+    // Later changes reach B through the change feed (B listed the store only at start).
+    a_store
+        .apply_snapshot_delta(
+            "c1",
+            2,
+            vec![service("ratings")],
+            vec![key_of(&service("reviews"))],
+        )
+        .await
+        .unwrap();
+    wait_for_catalog(&b, "B learns of ratings", has("ratings")).await;
+    wait_for_catalog(&b, "B forgets reviews", |c| !has("reviews")(c)).await;
 }
