@@ -3,6 +3,8 @@
 //! with a printed reason, except under CI (env `CI` set), where they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod support;
+
 use meshctl::relay::proto;
 use meshctl::relay::resource::{from_json, key_of};
 use meshctl::server::redis_store::{RedisStateStore, RedisStoreSettings, default_prefix};
@@ -498,4 +500,139 @@ async fn a_replica_retranslates_what_another_replica_stored() {
         .unwrap();
     wait_for_catalog(&b, "B learns of ratings", has("ratings")).await;
     wait_for_catalog(&b, "B forgets reviews", |c| !has("reviews")(c)).await;
+}
+
+fn address_in(line: &str) -> String {
+    line.split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("an address after 'listening on'")
+        .to_string()
+}
+
+/// `meshctl serve mgmt-server` with the state store in Redis; returns (process, relay, admin).
+fn start_mgmt_server(
+    state: &std::path::Path,
+    relay_listen: &str,
+    config: &std::path::Path,
+    redis_url: &str,
+) -> (support::Running, String, String) {
+    let mut server = support::Running::start(
+        &[
+            "serve",
+            "mgmt-server",
+            "--relay-listen",
+            relay_listen,
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--cluster",
+            "c1",
+            "--raw-config-dir",
+            config.to_str().unwrap(),
+        ],
+        &[("MESHCTL_REDIS_URL", redis_url)],
+    );
+    server.wait_for_line("state store: Redis", WAIT);
+    let relay = address_in(&server.wait_for_line("relay listening on", WAIT));
+    let admin = address_in(&server.wait_for_line("admin listening on", WAIT));
+    (server, relay, admin)
+}
+
+fn admin_get(admin: &str, path: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, body) = rt
+        .block_on(meshctl::server::admin_client::get(
+            admin,
+            path,
+            Duration::from_secs(10),
+        ))
+        .unwrap();
+    assert_eq!(status, 200, "GET {path}");
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+fn wait_for_c1(admin: &str, what: &str, f: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let list: serde_json::Value =
+            serde_json::from_str(&admin_get(admin, "/api/v1/clusters")).unwrap();
+        if list["clusters"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["name"] == "c1" && f(c)))
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {list}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Process level: a server restarted against the same Redis already holds the agent's snapshot,
+/// so the reconnecting agent sends none of it again (with the memory store it must resend all).
+#[test]
+fn a_restarted_server_finds_the_snapshot_in_redis() {
+    let Some(bin) = require_redis("a_restarted_server_finds_the_snapshot_in_redis") else {
+        return;
+    };
+    let redis = RedisServer::start(&bin, &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("server");
+    let config = tmp.path().join("config");
+    std::fs::create_dir_all(config.join("c1")).unwrap();
+    let source = tmp.path().join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(
+        source.join("svc.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+    )
+    .unwrap();
+    let (mut first, relay, admin) = start_mgmt_server(&state, "127.0.0.1:0", &config, &redis.url());
+    let mut agent = support::Running::start(
+        &[
+            "serve",
+            "agent",
+            "--cluster",
+            "c1",
+            "--relay-address",
+            &relay,
+            "--token-file",
+            state.join("tokens/c1.token").to_str().unwrap(),
+            "--ca-file",
+            state.join("pki/root-ca.crt").to_str().unwrap(),
+            "--state-dir",
+            tmp.path().join("agent").to_str().unwrap(),
+            "--source",
+            &format!("dir:{}", source.display()),
+            "--sink",
+            &format!("dir:{}", tmp.path().join("applied").display()),
+            "--admin-listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    wait_for_c1(&admin, "c1 connected with its snapshot", |c| {
+        c["connected"] == true && c["snapshot_resources"] == 2
+    });
+    let metrics = admin_get(&admin, "/metrics");
+    assert!(
+        metrics.contains("meshctl_relay_snapshot_resources_received_total 2"),
+        "{metrics}"
+    );
+
+    first.stop();
+    agent.wait_for_line("reconnecting", WAIT);
+    let (_second, _, admin2) = start_mgmt_server(&state, &relay, &config, &redis.url());
+    wait_for_c1(&admin2, "c1 reconnected", |c| {
+        c["connected"] == true && c["snapshot_resources"] == 2
+    });
+    let metrics = admin_get(&admin2, "/metrics");
+    assert!(
+        metrics.contains("meshctl_relay_snapshot_resources_received_total 0"),
+        "the snapshot came from Redis, not from the agent again:\n{metrics}"
+    );
 }
