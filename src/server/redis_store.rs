@@ -236,7 +236,7 @@ pub fn parse_summary(meta_key: &str, raw: RawSummary) -> Result<ParsedSummary, S
 /// Settings of [`RedisStateStore`].
 #[derive(Debug, Clone)]
 pub struct RedisStoreSettings {
-    /// `redis://[user:password@]host:port[/db]` (or `rediss://`, `unix://`).
+    /// `redis://[user:password@]host:port[/db]`.
     pub url: String,
     /// Prefix of every key (see the module docs).
     pub prefix: String,
