@@ -191,13 +191,14 @@ type RawSummary = (String, String, String, u64, u8, String, Vec<String>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedSummary {
     pub summary: SnapshotSummary,
-    pub gen_: String,
+    /// `gen` of the snapshot the summary describes (a hash is cached only for it).
+    pub generation: String,
     pub hashes: Option<BTreeMap<String, String>>,
 }
 
 /// Interprets a summary reply (pure); computes the aggregate hash when none was cached.
 pub fn parse_summary(meta_key: &str, raw: RawSummary) -> Result<ParsedSummary, StoreError> {
-    let (version, bytes, gen_, resources, cached, hash, flat) = raw;
+    let (version, bytes, generation, resources, cached, hash, flat) = raw;
     let number = |field: &str, v: &str| {
         v.parse::<u64>().map_err(|_| StoreError::Corrupt {
             key: meta_key.to_owned(),
@@ -228,7 +229,7 @@ pub fn parse_summary(meta_key: &str, raw: RawSummary) -> Result<ParsedSummary, S
             bytes,
             hash,
         },
-        gen_,
+        generation,
         hashes,
     })
 }
@@ -348,7 +349,7 @@ impl RedisStateStore {
         if parsed.hashes.is_some() {
             let mut conn = self.conn.clone();
             let mut inv = self.cache.key(&keys.meta);
-            inv.arg(&parsed.gen_).arg(&parsed.summary.hash);
+            inv.arg(&parsed.generation).arg(&parsed.summary.hash);
             // A failure here only costs a recomputation next time.
             if let Err(e) = self
                 .call("caching the snapshot hash", async move {
@@ -638,7 +639,7 @@ mod tests {
         assert_eq!(p.summary.hash, snapshot_hash(expected.iter()));
         assert_eq!(p.summary.version, 7);
         assert_eq!(p.summary.bytes, 30);
-        assert_eq!(p.gen_, "2");
+        assert_eq!(p.generation, "2");
         let cached: RawSummary = (
             "1".into(),
             "0".into(),
