@@ -14,12 +14,13 @@
 //! A delta is applied by one Lua script: Redis runs it to the end with no other command in
 //! between, so a reader (or a crash of the server process) never sees half a delta. The script
 //! checks the key types before it writes anything, so it does not fail half-way on foreign data.
-//! The aggregate hash is computed here (the same [`snapshot_hash`] as the memory store) and cached
+//! The aggregate hash is computed here (the same [`aggregate_hash`] as the memory store) and cached
 //! in `meta` only if `gen` did not move meanwhile.
 
+use crate::relay::hash::aggregate_hash;
 use crate::relay::proto;
 use crate::relay::resource::key_of;
-use crate::server::store::{SnapshotSummary, StateStore, StoreChange, StoreError, snapshot_hash};
+use crate::server::store::{SnapshotSummary, StateStore, StoreChange, StoreError};
 use async_trait::async_trait;
 use futures::StreamExt as _;
 use prost::Message as _;
@@ -220,7 +221,7 @@ pub fn parse_summary(meta_key: &str, raw: RawSummary) -> Result<ParsedSummary, S
             .chunks_exact(2)
             .map(|kv| (kv[0].clone(), kv[1].clone()))
             .collect();
-        (snapshot_hash(map.iter()), Some(map))
+        (aggregate_hash(map.iter()), Some(map))
     };
     Ok(ParsedSummary {
         summary: SnapshotSummary {
@@ -636,7 +637,7 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        assert_eq!(p.summary.hash, snapshot_hash(expected.iter()));
+        assert_eq!(p.summary.hash, aggregate_hash(expected.iter()));
         assert_eq!(p.summary.version, 7);
         assert_eq!(p.summary.bytes, 30);
         assert_eq!(p.generation, "2");

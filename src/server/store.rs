@@ -80,21 +80,12 @@ struct ClusterSnapshot {
     hash: Option<String>,
 }
 
-/// The aggregate hash of a snapshot given as (key, resource hash) pairs: what every store reports
-/// as [`SnapshotSummary::hash`].
-pub fn snapshot_hash<'a, I>(entries: I) -> String
-where
-    I: IntoIterator<Item = (&'a String, &'a String)>,
-{
-    aggregate_hash(entries)
-}
-
 impl ClusterSnapshot {
     fn summary(&mut self) -> SnapshotSummary {
         let hash = match &self.hash {
             Some(h) => h.clone(),
             None => {
-                let h = snapshot_hash(self.resources.iter().map(|(k, r)| (k, &r.hash)));
+                let h = aggregate_hash(self.resources.iter().map(|(k, r)| (k, &r.hash)));
                 self.hash = Some(h.clone());
                 h
             }

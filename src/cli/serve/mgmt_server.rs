@@ -270,13 +270,13 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         Some(url) => Some(open_redis(url, ctx.namespace()).await?),
         None => None,
     };
-    let memory: Arc<dyn StateStore> = match &redis {
+    let base_store: Arc<dyn StateStore> = match &redis {
         Some(r) => Arc::new(r.clone()),
         None => Arc::new(MemoryStateStore::new()),
     };
     let store = match &config {
-        Config::Translated(t) => t.observe(memory.clone()),
-        Config::Raw(_) => memory.clone(),
+        Config::Translated(t) => t.observe(base_store.clone()),
+        Config::Raw(_) => base_store.clone(),
     };
     let server = RelayServer {
         settings: ServerSettings {
@@ -321,12 +321,12 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         (Config::Translated(t), _) => {
             if let Some(redis) = &redis {
                 t.follow_store_changes(
-                    memory.clone(),
+                    base_store.clone(),
                     redis.subscribe(cancel.clone()),
                     cancel.clone(),
                 );
             }
-            t.start(memory, cancel.clone());
+            t.start(base_store, cancel.clone());
             if let Some(dir) = args.config_dir.clone() {
                 tokio::spawn(
                     DirPlatformSource::new(dir, namespace.clone(), Duration::from_secs(1))
