@@ -1242,7 +1242,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__serve__subcmd__mgmt__subcmd__server)
-            opts="-n -o -v -q -y -h --relay-listen --admin-listen --state-dir --config-dir --kubernetes --all-namespaces --raw-config-dir --license-file --license-secret --license-secret-key --cluster-domain --trusted-issuer --cluster --reissue-token --max-streams --max-connections --max-new-streams-per-second --relay-server-san --server-san --client-cert-ttl --heartbeat-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            opts="-n -o -v -q -y -h --relay-listen --admin-listen --state-dir --redis-url --config-dir --kubernetes --all-namespaces --raw-config-dir --license-file --license-secret --license-secret-key --cluster-domain --trusted-issuer --cluster --reissue-token --max-streams --max-connections --max-new-streams-per-second --relay-server-san --server-san --client-cert-ttl --heartbeat-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1257,6 +1257,10 @@ _meshctl() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -13,6 +13,7 @@ pub mod pki_secrets;
 pub mod pki_store;
 pub mod platform_kube;
 pub mod platform_source;
+pub mod redis_store;
 pub mod registry;
 pub mod run;
 pub mod service;

@@ -13,6 +13,35 @@ use std::sync::{Arc, RwLock};
 pub enum StoreError {
     #[error("the state store is unavailable: {0}")]
     Unavailable(String),
+    /// The Redis URL does not parse (the URL is shown with its password redacted).
+    #[error("invalid Redis URL {url}: {message}")]
+    InvalidUrl { url: String, message: String },
+    /// A Redis command failed (connection refused or lost, error reply).
+    #[error("Redis state store at {url}: {op} failed: {message}")]
+    Redis {
+        url: String,
+        op: &'static str,
+        message: String,
+    },
+    /// A Redis command got no answer in time.
+    #[error("Redis state store at {url}: {op} timed out after {after:?}")]
+    Timeout {
+        url: String,
+        op: &'static str,
+        after: std::time::Duration,
+    },
+    /// Data in the store that meshctl did not write (or a version that wrote it differently).
+    #[error("the state store holds unreadable data at {key}: {message}")]
+    Corrupt { key: String, message: String },
+}
+
+/// A change of the stored snapshots made by another server replica (shared stores only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChange {
+    /// This cluster's snapshot changed.
+    Cluster(String),
+    /// Anything may have changed (e.g. the change feed was (re)connected and may have missed some).
+    All,
 }
 
 /// Summary of one cluster's snapshot as held by the server.

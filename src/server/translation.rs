@@ -18,7 +18,7 @@ use crate::server::config_source::{ClusterConfig, ConfigSource, StaticConfigSour
 use crate::server::platform_source::{
     LICENSE, PLATFORM, SOURCE_EVENTS_BUFFER, SourceEvent, SourceProblem,
 };
-use crate::server::store::{SnapshotSummary, StateStore, StoreError};
+use crate::server::store::{SnapshotSummary, StateStore, StoreChange, StoreError};
 use crate::translate::debounce::{MAX_DELAY, MIN_QUIET};
 use crate::translate::{
     ClusterInventory, Debouncer, InputChange, InputRef, ServiceCatalog, SnapshotObject,
@@ -163,6 +163,57 @@ impl TranslatingConfigSource {
     ) -> Option<JoinHandle<()>> {
         let rx = lock(&self.shared.events_rx).take()?;
         Some(tokio::spawn(run(self.shared.clone(), store, rx, cancel)))
+    }
+
+    /// Follows the snapshot changes other server replicas make in a shared store: each changed
+    /// cluster is re-read; on [`StoreChange::All`] every stored cluster is. Runs until `cancel` or
+    /// until `changes` closes.
+    pub fn follow_store_changes(
+        &self,
+        store: Arc<dyn StateStore>,
+        mut changes: mpsc::Receiver<StoreChange>,
+        cancel: CancellationToken,
+    ) -> JoinHandle<()> {
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let change = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    c = changes.recv() => match c {
+                        Some(c) => c,
+                        None => return,
+                    },
+                };
+                match change {
+                    StoreChange::Cluster(cluster) => shared.mark_dirty(&cluster),
+                    StoreChange::All => {
+                        // Retried until listed: a missed cluster would keep a stale inventory.
+                        let mut delay = Duration::from_millis(500);
+                        loop {
+                            match tokio::time::timeout(STORE_READ_TIMEOUT, store.clusters()).await {
+                                Ok(Ok(clusters)) => {
+                                    for c in clusters {
+                                        shared.mark_dirty(&c);
+                                    }
+                                    break;
+                                }
+                                Ok(Err(e)) => {
+                                    tracing::warn!(error = %e, "listing the stored snapshots failed; retrying")
+                                }
+                                Err(_) => tracing::warn!(
+                                    "listing the stored snapshots timed out; retrying"
+                                ),
+                            }
+                            tokio::select! {
+                                _ = cancel.cancelled() => return,
+                                _ = tokio::time::sleep(delay) => {}
+                            }
+                            delay = (delay * 2).min(Duration::from_secs(10));
+                        }
+                    }
+                }
+            }
+        })
     }
 
     /// The global service catalog.

@@ -30,7 +30,7 @@ pub const WAIT: Duration = Duration::from_secs(90);
 
 /// Environment variables meshctl reads that must not leak from the caller's environment into a
 /// test's meshctl (they would change namespaces, licenses, trust or the server's state backend).
-pub const MESHCTL_ENV: [&str; 8] = [
+pub const MESHCTL_ENV: [&str; 9] = [
     "RUST_LOG",
     "MESHCTL_NAMESPACE",
     "MESHCTL_LICENSE_KEY",
@@ -39,6 +39,7 @@ pub const MESHCTL_ENV: [&str; 8] = [
     "MESHCTL_CLUSTER",
     "MESHCTL_RELAY_TOKEN",
     "MESHCTL_AGENT_STATE_DIR",
+    "MESHCTL_REDIS_URL",
 ];
 
 /// `meshctl --kubeconfig K [--context C] -n NAMESPACE ARGS` against the management cluster

@@ -19,6 +19,7 @@ use crate::server::license_source::{
 };
 use crate::server::platform_kube::{KubePlatformSource, StatusLedger, StatusWriter};
 use crate::server::platform_source::DirPlatformSource;
+use crate::server::redis_store::{self, RedisStateStore, RedisStoreSettings};
 use crate::server::session::SessionSettings;
 use crate::server::store::{MemoryStateStore, StateStore};
 use crate::server::translation::{TranslatingConfigSource, TranslationSettings};
@@ -46,6 +47,20 @@ pub struct Args {
     /// Secrets of --namespace, relay state in each KubernetesCluster's status
     #[arg(long, value_name = "PATH", env = "MESHCTL_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+
+    /// Redis URL of the shared state store holding the agents' snapshots, e.g.
+    /// redis://mesh-redis.mesh-system.svc:6379 (a password goes in the URL as
+    /// redis://:PASSWORD@host:port and is never logged). Needed when several server replicas
+    /// run: they share snapshots and learn of each other's changes over pub/sub. Keys start with
+    /// meshctl:<NAMESPACE>:. Without it snapshots are kept in memory and rebuilt from the agents
+    /// after a restart
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "MESHCTL_REDIS_URL",
+        hide_env_values = true
+    )]
+    pub redis_url: Option<String>,
 
     /// Directory of platform resources to translate (Workspace, VirtualDestination, RouteTable,
     /// VirtualGateway, AccessPolicy, KubernetesCluster as YAML, re-read when files change); each
@@ -170,6 +185,25 @@ fn license_location(
     }
 }
 
+/// Opens the Redis state store; an unreachable Redis is only a warning (the server retries on
+/// every use, and Redis may well start after the server).
+async fn open_redis(url: &str, namespace: &str) -> anyhow::Result<RedisStateStore> {
+    let store = RedisStateStore::new(RedisStoreSettings {
+        url: url.to_owned(),
+        prefix: redis_store::default_prefix(namespace),
+        timeout: redis_store::DEFAULT_TIMEOUT,
+    })
+    .context("--redis-url")
+    .exit_kind(ExitKind::Usage)?;
+    match store.ping().await {
+        Ok(()) => tracing::info!(redis = %store.url(), "state store: Redis"),
+        Err(e) => {
+            tracing::warn!(error = %e, "state store: Redis not reachable yet; retrying on use")
+        }
+    }
+    Ok(store)
+}
+
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     for c in args.clusters.iter().chain(&args.reissue_tokens) {
         validate_cluster_name(c).exit_kind(ExitKind::Usage)?;
@@ -232,10 +266,17 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     } else {
         (None, EntitlementsFeed::none())
     };
-    let memory: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+    let redis = match &args.redis_url {
+        Some(url) => Some(open_redis(url, ctx.namespace()).await?),
+        None => None,
+    };
+    let base_store: Arc<dyn StateStore> = match &redis {
+        Some(r) => Arc::new(r.clone()),
+        None => Arc::new(MemoryStateStore::new()),
+    };
     let store = match &config {
-        Config::Translated(t) => t.observe(memory.clone()),
-        Config::Raw(_) => memory.clone(),
+        Config::Translated(t) => t.observe(base_store.clone()),
+        Config::Raw(_) => base_store.clone(),
     };
     let server = RelayServer {
         settings: ServerSettings {
@@ -278,7 +319,14 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         }
         (Config::Raw(_), None) => {}
         (Config::Translated(t), _) => {
-            t.start(memory, cancel.clone());
+            if let Some(redis) = &redis {
+                t.follow_store_changes(
+                    base_store.clone(),
+                    redis.subscribe(cancel.clone()),
+                    cancel.clone(),
+                );
+            }
+            t.start(base_store, cancel.clone());
             if let Some(dir) = args.config_dir.clone() {
                 tokio::spawn(
                     DirPlatformSource::new(dir, namespace.clone(), Duration::from_secs(1))
