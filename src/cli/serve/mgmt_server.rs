@@ -369,7 +369,11 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     }
     let writer_cancel = tokio_util::sync::CancellationToken::new();
     let writer = backends
-        .start_status_writer(server.registry.clone(), writer_cancel.clone())
+        .start_status_writer(
+            server.registry.clone(),
+            args.redis_url.is_some(),
+            writer_cancel.clone(),
+        )
         .map(|task| (task, writer_cancel));
     tracing::info!(root_ca = %backends.root_ca_location, "management server ready");
     tokio::select! {

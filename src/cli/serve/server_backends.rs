@@ -89,10 +89,12 @@ impl ServerBackends {
     }
 
     /// With Kubernetes: starts writing the registry into KubernetesCluster status
-    /// until `cancel`.
+    /// until `cancel`. `shared_state`: other replicas share the state (Redis), so only the
+    /// clusters whose stream this replica held are written.
     pub fn start_status_writer(
         &self,
         registry: Arc<ClusterRegistry>,
+        shared_state: bool,
         cancel: CancellationToken,
     ) -> Option<JoinHandle<()>> {
         let (client, namespace) = self.kube.as_ref()?;
@@ -100,7 +102,10 @@ impl ServerBackends {
             client.clone(),
             namespace,
             registry,
-            StatusWriterSettings::default(),
+            StatusWriterSettings {
+                held_streams_only: shared_state,
+                ..StatusWriterSettings::default()
+            },
         );
         Some(writer.spawn(cancel))
     }

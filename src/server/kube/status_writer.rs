@@ -6,7 +6,8 @@
 //! follow in the next rounds), so a thousand agents do not hammer the API server.
 //! Clusters without a KubernetesCluster object are skipped (the object list is re-read
 //! every `list_interval`); every listed KubernetesCluster is made known to the registry,
-//! so that it shows as disconnected before its agent first connects.
+//! so that it shows as disconnected before its agent first connects. With several replicas
+//! sharing state (`held_streams_only`), a replica writes only the clusters whose stream it held.
 
 use crate::api::kubernetes_cluster::{KubernetesCluster, KubernetesClusterStatus};
 use crate::server::kube::call::{CallError, DEFAULT_CALL_TIMEOUT, timed};
@@ -31,6 +32,10 @@ pub struct StatusWriterSettings {
     pub last_seen_resolution: Duration,
     pub max_writes_per_round: usize,
     pub call_timeout: Duration,
+    /// Several server replicas share the state (Redis): write only the clusters whose agent
+    /// stream this replica has held, so that a replica that never saw a cluster's agent does not
+    /// overwrite the holder's `connected: true` with its own `false`.
+    pub held_streams_only: bool,
 }
 
 impl Default for StatusWriterSettings {
@@ -41,6 +46,7 @@ impl Default for StatusWriterSettings {
             last_seen_resolution: Duration::from_secs(60),
             max_writes_per_round: 100,
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            held_streams_only: false,
         }
     }
 }
@@ -142,6 +148,8 @@ impl ClusterStatusWriter {
             .list()
             .iter()
             .filter(|c| self.present.contains(&c.name))
+            // connected_since is set by this replica's first stream of the cluster and kept.
+            .filter(|c| !self.settings.held_streams_only || c.connected_since.is_some())
             .map(|c| (c.name.clone(), status_of(c)))
             .filter(|(name, next)| {
                 write_due(
@@ -260,6 +268,62 @@ mod tests {
             "{reqs:?}"
         );
         assert!(reqs.iter().all(|r| !r.contains("no-object")), "{reqs:?}");
+    }
+
+    #[tokio::test]
+    async fn a_replica_writes_only_the_clusters_whose_stream_it_held() {
+        let patched: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = patched.clone();
+        let api = MockApi::start(move |method, path, _| match method {
+            "GET" if path.starts_with(PATH) => (
+                200,
+                list("KubernetesClusterList", vec![kc("held"), kc("elsewhere")]),
+            ),
+            "PATCH" => {
+                seen.lock().unwrap().push(path.to_string());
+                (
+                    200,
+                    json!({"apiVersion": "admin.meshctl.dev/v1alpha1", "kind": "KubernetesCluster",
+                    "metadata": {"name": "x", "namespace": "mesh-system"}, "spec": {}}),
+                )
+            }
+            _ => (404, status(404, "NotFound", "not found")),
+        });
+        let registry = Arc::new(ClusterRegistry::new(Arc::new(RelayMetrics::new())));
+        let (handle, _) = registry.attach(
+            "held",
+            AttachInfo {
+                agent_version: "0.1.0".into(),
+                cert_not_after: None,
+                remote_address: None,
+            },
+        );
+        let settings = StatusWriterSettings {
+            held_streams_only: true,
+            ..StatusWriterSettings::default()
+        };
+        let mut w =
+            ClusterStatusWriter::new(api.client(), "mesh-system", registry.clone(), settings);
+        assert_eq!(w.round().await, 1);
+        // The stream this replica held ended: its disconnect is still this replica's to write.
+        registry.detach(&handle, "closed");
+        assert_eq!(w.round().await, 1);
+        let patched = patched.lock().unwrap().clone();
+        assert_eq!(
+            patched,
+            [format!("{PATH}/held/status"), format!("{PATH}/held/status")]
+        );
+        // "elsewhere" is known (listed) but never connected here: never written.
+        assert!(registry.get("elsewhere").is_some());
+
+        // A single server still writes a registered cluster as disconnected before its agent connects.
+        let mut single = ClusterStatusWriter::new(
+            api.client(),
+            "mesh-system",
+            registry,
+            StatusWriterSettings::default(),
+        );
+        assert_eq!(single.round().await, 2);
     }
 
     #[tokio::test]
