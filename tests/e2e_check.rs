@@ -74,17 +74,9 @@ impl Drop for DeleteOnDrop {
         let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
             kube::Api::namespaced(self.client.clone(), &self.namespace);
         let name = self.name.clone();
-        // Drop may run while a runtime is active; delete from a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let _ = api.delete(&name, &Default::default()).await;
-            });
-        })
-        .join();
+        support::on_own_runtime(async move {
+            let _ = api.delete(&name, &Default::default()).await;
+        });
     }
 }
 

@@ -113,19 +113,9 @@ impl Drop for Cleanup<'_> {
         );
         let env = self.env.clone();
         let name = self.namespace.clone();
-        // Drop runs inside the test's runtime; delete from a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let api: Api<Namespace> = Api::all(env.client(false).await);
-                // A namespace that is already Terminating answers 409: nothing to do then.
-                let _ = api.delete(&name, &Default::default()).await;
-            });
-        })
-        .join();
+        support::on_own_runtime(async move {
+            support::delete_namespace(env.client(false).await, &name).await;
+        });
     }
 }
 

@@ -43,8 +43,13 @@ pub const MESHCTL_ENV: [&str; 9] = [
 ];
 
 /// `meshctl --kubeconfig K [--context C] -n NAMESPACE ARGS` against the management cluster
-/// (`remote`: the workload cluster), with a clean environment and no colour; waits for it.
-pub fn meshctl<S: AsRef<OsStr>>(env: &E2eEnv, remote: bool, namespace: &str, args: &[S]) -> Output {
+/// (`remote`: the workload cluster), with a clean environment and no colour; not started yet.
+fn meshctl_command<S: AsRef<OsStr>>(
+    env: &E2eEnv,
+    remote: bool,
+    namespace: &str,
+    args: &[S],
+) -> Command {
     let kube = if remote {
         env.remote_args()
     } else {
@@ -61,7 +66,14 @@ pub fn meshctl<S: AsRef<OsStr>>(env: &E2eEnv, remote: bool, namespace: &str, arg
         .args(args)
         .env("NO_COLOR", "1")
         .env("CI", "1");
-    cmd.output().expect("run meshctl")
+    cmd
+}
+
+/// [`meshctl_command`] run to completion.
+pub fn meshctl<S: AsRef<OsStr>>(env: &E2eEnv, remote: bool, namespace: &str, args: &[S]) -> Output {
+    meshctl_command(env, remote, namespace, args)
+        .output()
+        .expect("run meshctl")
 }
 
 /// A meshctl command running in the background with stdout and stderr captured (keep its output
@@ -97,22 +109,8 @@ pub fn meshctl_background<S: AsRef<OsStr>>(
     namespace: &str,
     args: &[S],
 ) -> Background {
-    let kube = if remote {
-        env.remote_args()
-    } else {
-        env.mgmt_args()
-    };
-    let mut cmd = Command::new(meshctl_bin());
-    for var in MESHCTL_ENV {
-        cmd.env_remove(var);
-    }
-    cmd.env_remove("KUBECONFIG");
-    cmd.args(kube)
-        .args(["-n", namespace])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("CI", "1")
-        .stdin(std::process::Stdio::null())
+    let mut cmd = meshctl_command(env, remote, namespace, args);
+    cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     Background {
@@ -302,26 +300,9 @@ impl Drop for Installation {
         }
         let env = self.env.clone();
         let name = self.namespace.clone();
-        // Drop may run inside a runtime: delete from a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                use k8s_openapi::api::core::v1::Namespace;
-                let api: kube::Api<Namespace> = kube::Api::all(env.client(false).await);
-                let deleted = tokio::time::timeout(
-                    Duration::from_secs(30),
-                    api.delete(&name, &Default::default()),
-                )
-                .await;
-                if !matches!(deleted, Ok(Ok(_))) {
-                    eprintln!("note: deleting namespace {name} failed or timed out");
-                }
-            });
-        })
-        .join();
+        super::on_own_runtime(async move {
+            super::delete_namespace(env.client(false).await, &name).await;
+        });
     }
 }
 
@@ -703,70 +684,54 @@ pub fn retire_stale_registrations(env: &E2eEnv, own_agent_namespace: &str) {
     use meshctl::cluster::{AGENT_COMPONENT, CLUSTER_LABEL, REMOTE_TOKEN_SECRET};
     let env = env.clone();
     let own = own_agent_namespace.to_owned();
-    // Callers may be inside a runtime: run on a thread with its own.
-    let _ = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let client = env.client(true).await;
-            let secrets: Api<Secret> = Api::all(client.clone());
-            let namespaces: Api<Namespace> = Api::all(client);
-            let selector = format!(
-                "app.kubernetes.io/managed-by=meshctl,app.kubernetes.io/component={AGENT_COMPONENT},{CLUSTER_LABEL}"
-            );
-            let listed = tokio::time::timeout(
-                Duration::from_secs(30),
-                secrets.list_metadata(&ListParams::default().labels(&selector)),
-            )
-            .await;
-            let items = match listed {
-                Ok(Ok(list)) => list.items,
-                Ok(Err(e)) => {
-                    eprintln!("note: listing registration Secrets failed: {e}");
-                    return;
-                }
-                Err(_) => {
-                    eprintln!("note: listing registration Secrets timed out");
-                    return;
-                }
-            };
-            for item in items {
-                let Some(ns) = item.metadata.namespace.clone() else {
-                    continue;
-                };
-                if item.metadata.name.as_deref() != Some(REMOTE_TOKEN_SECRET) || ns == own {
-                    continue;
-                }
-                let Ok(Ok(Some(found))) =
-                    tokio::time::timeout(Duration::from_secs(30), namespaces.get_opt(&ns)).await
-                else {
-                    continue;
-                };
-                let e2e = found
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .is_some_and(|l| l.get("meshctl.dev/e2e").is_some_and(|v| v == "true"));
-                if !e2e || found.metadata.deletion_timestamp.is_some() {
-                    continue;
-                }
-                eprintln!(
-                    "note: deleting namespace {ns}: a dead e2e run left a registration there"
-                );
-                let deleted = tokio::time::timeout(
-                    Duration::from_secs(30),
-                    namespaces.delete(&ns, &Default::default()),
-                )
-                .await;
-                if !matches!(deleted, Ok(Ok(_))) {
-                    eprintln!("note: deleting namespace {ns} failed");
-                }
+    // Callers may be inside a runtime.
+    super::on_own_runtime(async move {
+        let client = env.client(true).await;
+        let secrets: Api<Secret> = Api::all(client.clone());
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let selector = format!(
+            "app.kubernetes.io/managed-by=meshctl,app.kubernetes.io/component={AGENT_COMPONENT},{CLUSTER_LABEL}"
+        );
+        let listed = tokio::time::timeout(
+            Duration::from_secs(30),
+            secrets.list_metadata(&ListParams::default().labels(&selector)),
+        )
+        .await;
+        let items = match listed {
+            Ok(Ok(list)) => list.items,
+            Ok(Err(e)) => {
+                eprintln!("note: listing registration Secrets failed: {e}");
+                return;
             }
-        });
-    })
-    .join();
+            Err(_) => {
+                eprintln!("note: listing registration Secrets timed out");
+                return;
+            }
+        };
+        for item in items {
+            let Some(ns) = item.metadata.namespace.clone() else {
+                continue;
+            };
+            if item.metadata.name.as_deref() != Some(REMOTE_TOKEN_SECRET) || ns == own {
+                continue;
+            }
+            let Ok(Ok(Some(found))) =
+                tokio::time::timeout(Duration::from_secs(30), namespaces.get_opt(&ns)).await
+            else {
+                continue;
+            };
+            let e2e = found
+                .metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.get("meshctl.dev/e2e").is_some_and(|v| v == "true"));
+            if !e2e || found.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            eprintln!("note: deleting namespace {ns}: a dead e2e run left a registration there");
+            super::delete_namespace(client.clone(), &ns).await;
+        }
+    });
 }
 
 impl Drop for Registration {

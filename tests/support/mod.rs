@@ -217,32 +217,45 @@ impl Drop for TestNamespace {
     fn drop(&mut self) {
         let client = self.client.clone();
         let name = self.name.clone();
-        // Drop may run inside a runtime; delete from a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                use k8s_openapi::api::core::v1::Namespace;
-                let api: kube::Api<Namespace> = kube::Api::all(client);
-                let params = kube::api::DeleteParams::default();
-                match tokio::time::timeout(Duration::from_secs(30), api.delete(&name, &params))
-                    .await
-                {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => eprintln!(
-                        "note: deleting namespace {name} failed: {e} (was the runtime of its kube \
-                         client dropped before it?)"
-                    ),
-                    Err(_) => eprintln!(
-                        "note: namespace {name} was not deleted within 30 s (a kube client made \
-                         on a current-thread runtime cannot answer while its thread drops this)"
-                    ),
-                }
-            });
-        })
-        .join();
+        on_own_runtime(async move { delete_namespace(client, &name).await });
+    }
+}
+
+/// Runs `work` to completion on a thread with its own runtime and returns its output: for
+/// `Drop`, which may run inside a test's runtime, where `block_on` would panic.
+pub fn on_own_runtime<F>(work: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work)
+    })
+    .join()
+    .expect("the cleanup thread panicked")
+}
+
+/// Deletes namespace `name` (within 30 s), saying so on stderr when that fails. A namespace
+/// already being deleted answers 409, which is no failure.
+pub async fn delete_namespace(client: kube::Client, name: &str) {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: kube::Api<Namespace> = kube::Api::all(client);
+    let params = kube::api::DeleteParams::default();
+    match tokio::time::timeout(Duration::from_secs(30), api.delete(name, &params)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(kube::Error::Api(e))) if e.code == 409 => {}
+        Ok(Err(e)) => eprintln!(
+            "note: deleting namespace {name} failed: {e} (was the runtime of its kube client \
+             dropped before it?)"
+        ),
+        Err(_) => eprintln!(
+            "note: namespace {name} was not deleted within 30 s (a kube client made on a \
+             current-thread runtime cannot answer while its thread drops this)"
+        ),
     }
 }
 
