@@ -16,11 +16,11 @@
 //! such as `0,20` measures each).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -33,8 +33,15 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const NAMESPACE: &str = "mesh-system";
 const WAIT: Duration = Duration::from_secs(120);
 
+// The integration tests' process helpers: meshctl processes killed when dropped.
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::Running;
+use support::mesh::address_in;
+
 fn meshctl() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meshctl"));
+    let mut cmd = Command::new(support::meshctl_bin());
     cmd.env_remove("RUST_LOG")
         .env_remove("MESHCTL_NAMESPACE")
         .env_remove("MESHCTL_LICENSE_KEY")
@@ -43,53 +50,10 @@ fn meshctl() -> Command {
     cmd
 }
 
-/// A meshctl process killed when dropped; its log lines arrive on a channel.
-struct Process {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Process {
-    fn start(args: &[String]) -> Self {
-        let mut child = meshctl()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start meshctl");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::sync_channel(1_000);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                // Nobody reads after start-up: drop lines rather than block the process.
-                let _ = tx.try_send(line);
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// The address logged after `needle` ("relay listening on 127.0.0.1:PORT").
-    fn address_after(&self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no log line {needle:?}"));
-            if let Some(rest) = line.split(needle).nth(1) {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `meshctl ARGS` in the background.
+fn start(args: &[String]) -> Running {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Running::start(&args, &[])
 }
 
 fn cluster_name(i: usize) -> String {
@@ -99,8 +63,8 @@ fn cluster_name(i: usize) -> String {
 /// A management server with `n` connected agents, each with a snapshot.
 struct Mesh {
     admin: String,
-    _server: Process,
-    _agents: Vec<Process>,
+    _server: Running,
+    _agents: Vec<Running>,
 }
 
 impl Mesh {
@@ -121,9 +85,9 @@ impl Mesh {
         for i in 0..n {
             args.extend(["--cluster".to_string(), cluster_name(i)]);
         }
-        let server = Process::start(&args);
-        let relay = server.address_after("relay listening on ");
-        let admin = server.address_after("admin listening on ");
+        let mut server = start(&args);
+        let relay = address_in(&server.wait_for_line("relay listening on ", WAIT));
+        let admin = address_in(&server.wait_for_line("admin listening on ", WAIT));
 
         let source = dir.join("source");
         std::fs::create_dir_all(&source).unwrap();
@@ -139,7 +103,7 @@ impl Mesh {
                 let name = cluster_name(i);
                 let agent_dir = dir.join(&name);
                 let arg = |p: PathBuf| p.display().to_string();
-                Process::start(&[
+                start(&[
                     "serve".into(),
                     "agent".into(),
                     "--cluster".into(),
