@@ -14,6 +14,34 @@ pub(crate) fn sign_raw(pair: &IssuerKeyPair, claims_json: &str) -> String {
     jws::assemble(&input, &pair.sign(input.as_bytes()))
 }
 
+/// A key for `products` and `modules`, issued an hour before `now` and valid for `valid_for`, signed
+/// by a fresh issuer; with the issuers that trust it (that issuer alone).
+pub(crate) fn key_from_fresh_issuer(
+    products: &[super::Product],
+    modules: &[super::Module],
+    now: Timestamp,
+    valid_for: jiff::SignedDuration,
+) -> (String, TrustedIssuers) {
+    let pair = IssuerKeyPair::generate();
+    let key = super::issue(
+        &super::LicenseRequest {
+            issuer: "test".into(),
+            licensee: "Test".into(),
+            license_type: super::LicenseType::Enterprise,
+            products: products.to_vec(),
+            modules: modules.to_vec(),
+            max_clusters: None,
+            issued_at: now - jiff::SignedDuration::from_hours(1),
+            expires_at: now + valid_for,
+        },
+        &pair,
+    )
+    .unwrap();
+    let mut trusted = TrustedIssuers::empty();
+    trusted.add(pair.public_key(), KeyOrigin::File("t.pem".into()));
+    (key, trusted)
+}
+
 /// An issuer key trusted from a file, and a one-year mesh license it signs.
 pub(crate) struct Fixture {
     pub pair: IssuerKeyPair,

@@ -204,29 +204,16 @@ fn join_or_dash(set: &BTreeSet<String>) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::license::{
-        IssuerKeyPair, KeyOrigin, LicenseRequest, LicenseType, Module, Product, TrustedIssuers,
-        issue, verify,
-    };
+    use crate::license::testing::key_from_fresh_issuer;
+    use crate::license::{Module, Product, verify};
 
     fn verified(products: &[Product], modules: &[Module], now: jiff::Timestamp) -> Entitlements {
-        let pair = IssuerKeyPair::generate();
-        let key = issue(
-            &LicenseRequest {
-                issuer: "test".into(),
-                licensee: "Test".into(),
-                license_type: LicenseType::Enterprise,
-                products: products.to_vec(),
-                modules: modules.to_vec(),
-                max_clusters: None,
-                issued_at: now - jiff::SignedDuration::from_hours(1),
-                expires_at: now + jiff::SignedDuration::from_hours(24 * 90),
-            },
-            &pair,
-        )
-        .unwrap();
-        let mut trusted = TrustedIssuers::empty();
-        trusted.add(pair.public_key(), KeyOrigin::File("t.pem".into()));
+        let (key, trusted) = key_from_fresh_issuer(
+            products,
+            modules,
+            now,
+            jiff::SignedDuration::from_hours(24 * 90),
+        );
         verify(&key, &trusted).unwrap().entitlements().clone()
     }
 

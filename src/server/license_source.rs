@@ -339,30 +339,18 @@ impl LicenseSource {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::license::{IssuerKeyPair, KeyOrigin, LicenseRequest, LicenseType, Product, issue};
+    use crate::license::Product;
+    use crate::license::testing::key_from_fresh_issuer;
     use crate::relay::entitlements::AnnouncedState;
 
-    /// A key valid now for `products`, and the issuers that trust it.
+    /// A key valid now for a day for `products`, and the issuers that trust it.
     fn license(products: &[Product]) -> (String, TrustedIssuers) {
-        let pair = IssuerKeyPair::generate();
-        let now = jiff::Timestamp::now();
-        let key = issue(
-            &LicenseRequest {
-                issuer: "test".into(),
-                licensee: "Test".into(),
-                license_type: LicenseType::Enterprise,
-                products: products.to_vec(),
-                modules: vec![],
-                max_clusters: None,
-                issued_at: now - jiff::SignedDuration::from_hours(1),
-                expires_at: now + jiff::SignedDuration::from_hours(24),
-            },
-            &pair,
+        key_from_fresh_issuer(
+            products,
+            &[],
+            jiff::Timestamp::now(),
+            jiff::SignedDuration::from_hours(24),
         )
-        .unwrap();
-        let mut trusted = TrustedIssuers::empty();
-        trusted.add(pair.public_key(), KeyOrigin::File("t.pem".into()));
-        (key, trusted)
     }
 
     #[test]
