@@ -301,15 +301,7 @@ async fn connected(
                         }
                     }
                     Some(server_message::Msg::License(update)) => {
-                        let license = AnnouncedEntitlements::decode(&update.entitlements);
-                        tracing::info!(
-                            cluster = %s.cluster,
-                            license = %license.license.as_str(),
-                            products = %license.products_text(),
-                            modules = %license.modules_text(),
-                            "the management server's license changed"
-                        );
-                        record_license(shared, license);
+                        record_license(shared, AnnouncedEntitlements::decode(&update.entitlements));
                     }
                     Some(server_message::Msg::Welcome(_)) | None => {}
                 }
@@ -318,8 +310,8 @@ async fn connected(
     }
 }
 
-/// Keeps the license the server announced for `/api/v1/license` and the metrics; warns when it
-/// changed to one under which the server translates nothing new.
+/// Keeps the license the server announced for `/api/v1/license` and the metrics; logs a change,
+/// and warns when it changed to one under which the server translates nothing new.
 fn record_license(shared: &AgentShared, license: AnnouncedEntitlements) {
     shared.metrics.set_license(&license);
     let Ok(mut current) = shared.server_license.lock() else {
@@ -327,6 +319,15 @@ fn record_license(shared: &AgentShared, license: AnnouncedEntitlements) {
     };
     if current.as_ref() == Some(&license) {
         return;
+    }
+    if current.is_some() {
+        tracing::info!(
+            cluster = %shared.settings.cluster,
+            license = %license.license.as_str(),
+            products = %license.products_text(),
+            modules = %license.modules_text(),
+            "the management server's license changed"
+        );
     }
     let state = license.license;
     if state != AnnouncedState::Unknown && !state.is_usable() {
