@@ -227,6 +227,11 @@ impl World {
     /// Every agent saw `products` (and only those) in the license the server announced, through
     /// its API, its admin endpoint and its metrics.
     async fn agents_see_products(&self, products: &[&str]) {
+        // The server marks a stream connected before its Welcome reaches the agent.
+        eventually("every agent got a Welcome", || {
+            self.agents.iter().all(|a| a.server_license().is_some())
+        })
+        .await;
         for agent in &self.agents {
             let seen = agent.server_license().expect("the agent got a Welcome");
             // The test license expires within a day.
