@@ -150,7 +150,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__check)
-            opts="-n -o -v -q -y -h --pre --wait --timeout --fail-on-warnings --mgmt-admin-address --remote-context --junit --trusted-issuer --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            opts="-n -o -v -q -y -h --pre --wait --timeout --fail-on-warnings --mgmt-admin-address --remote-context --agent-namespace --junit --trusted-issuer --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,6 +169,10 @@ _meshctl() {
                     return 0
                     ;;
                 --remote-context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent-namespace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -136,6 +136,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --timeout 'Timeout of each call to an API server, the admin API or DNS'
             cand --mgmt-admin-address 'Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server''s service proxy'
             cand --remote-context 'Also check the agent on the workload cluster of this kubeconfig context (repeatable)'
+            cand --agent-namespace 'Namespace of the agent on the --remote-context clusters, when `cluster register` put it elsewhere (--set namespace=NS) [default: the -n namespace]'
             cand --junit 'Also write a JUnit XML report to PATH for CI systems (''-'': to stdout, instead of the report)'
             cand --trusted-issuer 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by '':'''
             cand --kubeconfig 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]'

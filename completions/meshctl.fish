@@ -129,6 +129,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l wait -d 'Retry
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l timeout -d 'Timeout of each call to an API server, the admin API or DNS' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l mgmt-admin-address -d 'Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server\'s service proxy' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l remote-context -d 'Also check the agent on the workload cluster of this kubeconfig context (repeatable)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l agent-namespace -d 'Namespace of the agent on the --remote-context clusters, when `cluster register` put it elsewhere (--set namespace=NS) [default: the -n namespace]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l junit -d 'Also write a JUnit XML report to PATH for CI systems (\'-\': to stdout, instead of the report)' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l trusted-issuer -d 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by \':\'' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F

@@ -17,8 +17,11 @@
 //! - runs `meshctl check --mgmt-admin-address <local admin> --trusted-issuer <test issuer> -o json`
 //!   (the API server's service proxy cannot reach a Service without endpoints).
 //!
-//! Not covered here: the agent checks of `--remote-context` (the agent Deployment of the workload
-//! cluster would need the same played status, and MESHCTL_E2E_REMOTE_CONTEXT may be unset).
+//!
+//! With `--remote-context` (the workload context: MESHCTL_E2E_REMOTE_CONTEXT, else the
+//! kubeconfig's current context) and `--agent-namespace`, the agent checks read the Deployment
+//! `cluster register` wrote (its status played like the server's), the client certificate Secret
+//! the local agent wrote when it bootstrapped, and the relay address in the Deployment.
 
 // support::E2eEnv prints the reason for a skip on stderr.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
@@ -73,7 +76,7 @@ impl Platform {
         let issuer = TestIssuer::new(dir.path());
         let license = issuer.valid_license("e2e check");
         let installation = Installation::install(&env, &mgmt_namespace, &issuer, &license);
-        play_deployment_controller(&env, &rt, &mgmt_namespace);
+        play_deployment_controller(&env, &rt, false, &mgmt_namespace, "mesh-mgmt-server");
         let mut server = LocalServer::start(
             &env,
             &mgmt_namespace,
@@ -107,23 +110,25 @@ impl Platform {
     /// `meshctl -n NS check --mgmt-admin-address ADMIN --trusted-issuer F --wait W -o json`:
     /// (exit code, report), the two checked for agreement.
     fn check(&mut self, wait: &str) -> (i32, Value) {
+        self.check_with(wait, &[])
+    }
+
+    /// [`Platform::check`] with `extra` arguments.
+    fn check_with(&mut self, wait: &str, extra: &[&str]) -> (i32, Value) {
         let trust = self.issuer.trust_file.display().to_string();
-        let out = meshctl(
-            &self.env,
-            false,
-            &self.installation.namespace,
-            &[
-                "check",
-                "--mgmt-admin-address",
-                &self.server.admin,
-                "--trusted-issuer",
-                &trust,
-                "--wait",
-                wait,
-                "-o",
-                "json",
-            ],
-        );
+        let mut args = vec![
+            "check",
+            "--mgmt-admin-address",
+            &self.server.admin,
+            "--trusted-issuer",
+            &trust,
+            "--wait",
+            wait,
+            "-o",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = meshctl(&self.env, false, &self.installation.namespace, &args);
         let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "no JSON report ({e}); stdout: {}\nstderr: {}\nserver logs:\n{}\nagent logs:\n{}",
@@ -140,12 +145,18 @@ impl Platform {
 }
 
 /// What the Deployment controller (kube-controller-manager) would write once the rollout of each
-/// meshctl Deployment in `namespace` is complete: there is none on this API server, so the test
-/// writes it through the status subresource. The install checks read exactly these fields
-/// (src/check/checks/install.rs `unavailable_reason`).
-fn play_deployment_controller(env: &E2eEnv, rt: &tokio::runtime::Runtime, namespace: &str) {
+/// meshctl Deployment in `namespace` (of the workload context with `remote`) is complete: there
+/// is none on this API server, so the test writes it through the status subresource. The install
+/// and agent checks read exactly these fields (src/check/checks/install.rs `unavailable_reason`).
+fn play_deployment_controller(
+    env: &E2eEnv,
+    rt: &tokio::runtime::Runtime,
+    remote: bool,
+    namespace: &str,
+    expected: &str,
+) {
     rt.block_on(async {
-        let client = env.client(false).await;
+        let client = env.client(remote).await;
         let api: Api<Deployment> = Api::namespaced(client, namespace);
         let ours = api
             .list(&ListParams::default().labels("app.kubernetes.io/part-of=meshctl"))
@@ -154,8 +165,8 @@ fn play_deployment_controller(env: &E2eEnv, rt: &tokio::runtime::Runtime, namesp
         assert!(
             ours.items
                 .iter()
-                .any(|d| d.metadata.name.as_deref() == Some("mesh-mgmt-server")),
-            "install created no mesh-mgmt-server Deployment in {namespace}"
+                .any(|d| d.metadata.name.as_deref() == Some(expected)),
+            "no meshctl Deployment {expected} in {namespace}"
         );
         for d in ours.items {
             let name = d.metadata.name.clone().unwrap();
@@ -375,6 +386,103 @@ fn expired_license_fails_the_license_check() {
             .as_str()
             .unwrap()
             .contains("meshctl license apply"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn remote_context_checks_the_agent() {
+    let Some(env) = E2eEnv::from_env("remote_context_checks_the_agent") else {
+        return;
+    };
+    let context = env.remote_context_name();
+    let mut platform = Platform::up(env, "e2e-check-remote");
+    let agent_namespace = platform.agent.namespace.clone();
+    play_deployment_controller(
+        &platform.env,
+        &platform.rt,
+        true,
+        &agent_namespace,
+        "mesh-agent",
+    );
+    let remote = [
+        "--remote-context",
+        &context,
+        "--agent-namespace",
+        &agent_namespace,
+    ];
+    let (code, report) = platform.check_with("30s", &remote);
+    assert_eq!(code, 0, "{report:#}");
+    assert_passed_except(&report, &[]);
+    let category = report["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == format!("agent ({context})"))
+        .unwrap_or_else(|| panic!("no agent ({context}) category: {report:#}"));
+    let checks = by_id(&report);
+    assert_eq!(
+        category["checks"].as_array().unwrap().len(),
+        4,
+        "{report:#}"
+    );
+    assert_ne!(
+        checks["agent-kubernetes-api"]["result"], "failed",
+        "{report:#}"
+    );
+    for id in [
+        "agent-deployment",
+        "agent-client-cert",
+        "agent-relay-address",
+    ] {
+        assert_eq!(checks[id]["result"], "passed", "{id}: {report:#}");
+    }
+    assert_eq!(
+        checks["agent-deployment"]["message"],
+        format!("Deployment {agent_namespace}/mesh-agent available"),
+        "{report:#}"
+    );
+    assert!(
+        checks["agent-client-cert"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!(
+                "certificate for spiffe://meshctl/cluster/{} valid until",
+                platform.cluster
+            )),
+        "{report:#}"
+    );
+    assert!(
+        checks["agent-relay-address"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("relay address {} resolves", platform.server.relay)),
+        "{report:#}"
+    );
+
+    // Looking for the agent where there is none (the management namespace) fails the agent
+    // checks, naming the object, and nothing else.
+    let mgmt_namespace = platform.installation.namespace.clone();
+    let elsewhere = [
+        "--remote-context",
+        &context,
+        "--agent-namespace",
+        &mgmt_namespace,
+    ];
+    let (code, report) = platform.check_with("0s", &elsewhere);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        with_result(&report, "failed"),
+        [
+            "agent-client-cert",
+            "agent-deployment",
+            "agent-relay-address"
+        ],
+        "{report:#}"
+    );
+    assert_eq!(
+        by_id(&report)["agent-deployment"]["message"],
+        format!("no Deployment {mgmt_namespace}/mesh-agent in context {context}"),
         "{report:#}"
     );
 }

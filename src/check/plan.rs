@@ -43,6 +43,8 @@ pub struct PostInstall {
     pub license: Option<LicenseInput>,
     /// One entry per `--remote-context`; each cluster's label is its context name.
     pub remotes: Vec<Arc<ClusterAccess>>,
+    /// Namespace of the agent on every remote cluster.
+    pub agent_namespace: String,
     pub now: Timestamp,
 }
 
@@ -124,7 +126,7 @@ pub fn post_install(input: PostInstall) -> Result<Plan, PlanError> {
                 which,
                 cat.clone(),
                 Arc::clone(remote),
-                ns,
+                input.agent_namespace.as_str(),
                 input.now,
             )));
         }
@@ -262,6 +264,7 @@ mod tests {
                 via_kubernetes_api: true,
             }),
             remotes: vec![],
+            agent_namespace: "mesh-system".into(),
             now: "2026-11-22T05:00:00Z".parse().unwrap(),
         })
         .unwrap();
@@ -299,6 +302,83 @@ mod tests {
             assert_eq!(*n, 1, "{request} sent {n} times");
         }
         assert_eq!(counts.len(), 12, "{counts:#?}");
+    }
+
+    /// `--agent-namespace`: the agent checks of a remote cluster look there, not in the
+    /// management namespace.
+    #[tokio::test]
+    async fn agent_checks_look_in_the_agent_namespace() {
+        let mgmt = MockApi::start(healthy_cluster());
+        let remote = MockApi::start(|method, path, _| {
+            assert_eq!(method, "GET", "{path}");
+            match path {
+                "/version" => (200, version("1", "31")),
+                "/apis/apps/v1/namespaces/agents/deployments" => (
+                    200,
+                    list(
+                        "DeploymentList",
+                        vec![json!({"metadata": {"name": "mesh-agent", "generation": 1},
+                            "spec": {"replicas": 1, "selector": {}, "template": {"spec": {"containers": [
+                                {"name": "agent", "image": "x", "args": ["--relay-address=127.0.0.1:9900"]}]}}},
+                            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}})],
+                    ),
+                ),
+                other => (404, status(404, "NotFound", other)),
+            }
+        });
+        let cluster = Arc::new(mgmt.cluster());
+        let plan = post_install(PostInstall {
+            namespace: "mesh-system".into(),
+            cluster: Arc::clone(&cluster),
+            relay: RelayInput {
+                source: Arc::new(ServiceProxySource::new(
+                    Arc::clone(&cluster),
+                    "mesh-system",
+                    "mesh-mgmt-server",
+                    9091,
+                )),
+                via_kubernetes_api: true,
+            },
+            license: None,
+            remotes: vec![Arc::new(remote.cluster())],
+            agent_namespace: "agents".into(),
+            now: "2026-11-22T05:00:00Z".parse().unwrap(),
+        })
+        .unwrap();
+        let run = plan
+            .run(RunOptions {
+                wait: Duration::ZERO,
+                ..RunOptions::default()
+            })
+            .await;
+        let report = Report::new(&run, false);
+        let checks: BTreeMap<&str, _> = report.checks().map(|(_, c)| (c.id.as_str(), c)).collect();
+        for id in [
+            "agent-kubernetes-api",
+            "agent-deployment",
+            "agent-relay-address",
+        ] {
+            assert_eq!(checks[id].result, CheckResult::Passed, "{:?}", checks[id]);
+        }
+        assert_eq!(
+            checks["agent-deployment"].message,
+            "Deployment agents/mesh-agent available"
+        );
+        let cert = checks["agent-client-cert"];
+        assert_eq!(cert.result, CheckResult::Failed);
+        assert!(
+            cert.message
+                .starts_with("Secret agents/relay-client-tls-secret does not exist"),
+            "{cert:?}"
+        );
+        assert!(
+            remote
+                .requests()
+                .iter()
+                .all(|r| r == "GET /version" || r.contains("/namespaces/agents/")),
+            "{:?}",
+            remote.requests()
+        );
     }
 
     #[tokio::test]
@@ -354,6 +434,7 @@ mod tests {
                 via_kubernetes_api: true,
             }),
             remotes: vec![Arc::clone(&cluster)],
+            agent_namespace: "ns".into(),
             now: Timestamp::UNIX_EPOCH,
         })
         .unwrap();

@@ -71,6 +71,11 @@ pub struct Args {
     #[arg(long, value_name = "CONTEXT")]
     pub remote_context: Vec<String>,
 
+    /// Namespace of the agent on the --remote-context clusters, when `cluster register` put it
+    /// elsewhere (--set namespace=NS) [default: the -n namespace]
+    #[arg(long, value_name = "NAMESPACE", requires = "remote_context")]
+    pub agent_namespace: Option<String>,
+
     /// Also write a JUnit XML report to PATH for CI systems ('-': to stdout, instead of the report)
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
@@ -126,6 +131,10 @@ fn build_plan(
             relay,
             license: Some(license),
             remotes,
+            agent_namespace: args
+                .agent_namespace
+                .clone()
+                .unwrap_or_else(|| namespace.to_string()),
             now: jiff::Timestamp::now(),
         })
     };
@@ -219,6 +228,15 @@ mod tests {
         assert_eq!(a.wait, std::time::Duration::ZERO);
         assert_eq!(a.remote_context, ["east", "west"]);
         assert!(parse(&["--pre", "--remote-context", "east"]).is_err());
+        assert_eq!(
+            parse(&["--remote-context", "east", "--agent-namespace", "agents"])
+                .unwrap()
+                .agent_namespace
+                .as_deref(),
+            Some("agents")
+        );
+        // Without a remote context there is no agent to look for.
+        assert!(parse(&["--agent-namespace", "agents"]).is_err());
         assert!(parse(&["--wait", "soon"]).is_err());
     }
 }

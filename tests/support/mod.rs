@@ -169,6 +169,19 @@ impl E2eEnv {
         args
     }
 
+    /// The name of the workload cluster's context, as `--remote-context` takes it:
+    /// `MESHCTL_E2E_REMOTE_CONTEXT`, else the kubeconfig's current context.
+    pub fn remote_context_name(&self) -> String {
+        if let Some(c) = &self.remote_context {
+            return c.clone();
+        }
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("read MESHCTL_E2E_KUBECONFIG");
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).expect("parse kubeconfig");
+        kubeconfig
+            .current_context
+            .expect("MESHCTL_E2E_KUBECONFIG has no current-context: set MESHCTL_E2E_REMOTE_CONTEXT")
+    }
+
     /// A kube client for the management (or, with `remote`, the workload) context.
     pub async fn client(&self, remote: bool) -> kube::Client {
         let text = std::fs::read_to_string(&self.kubeconfig).expect("read MESHCTL_E2E_KUBECONFIG");

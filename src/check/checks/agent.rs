@@ -105,7 +105,7 @@ impl Agent {
                 self.namespace,
                 self.context()
             ),
-            "register the cluster with `meshctl cluster register NAME --remote-context CONTEXT` (it installs the agent), or pass -n with the agent's namespace",
+            "register the cluster with `meshctl cluster register NAME --remote-context CONTEXT` (it installs the agent), or pass --agent-namespace with the namespace it was registered into",
         )
     }
 
