@@ -7,7 +7,11 @@ mod support;
 
 use meshctl::relay::proto;
 use meshctl::relay::resource::{from_json, key_of};
-use meshctl::server::redis_store::{RedisStateStore, RedisStoreSettings, default_prefix};
+use meshctl::server::redis_store::{
+    RedisStateStore, RedisStoreSettings, default_prefix, relay_view_key,
+};
+use meshctl::server::registry::ClusterStatus;
+use meshctl::server::relay_view::ENTRY_TTL;
 use meshctl::server::store::{MemoryStateStore, SnapshotSummary, StateStore, StoreChange};
 use meshctl::server::translation::{TranslatingConfigSource, TranslationSettings};
 use serde_json::json;
@@ -130,10 +134,16 @@ impl Drop for RedisServer {
 }
 
 fn store(url: &str, namespace: &str, timeout: Duration) -> RedisStateStore {
+    replica_store(url, namespace, timeout, "test")
+}
+
+/// A store for the server replica `replica`.
+fn replica_store(url: &str, namespace: &str, timeout: Duration, replica: &str) -> RedisStateStore {
     RedisStateStore::new(RedisStoreSettings {
         url: url.to_owned(),
         prefix: default_prefix(namespace),
         timeout,
+        replica: replica.to_owned(),
     })
     .unwrap()
 }
@@ -510,12 +520,14 @@ fn address_in(line: &str) -> String {
         .to_string()
 }
 
-/// `meshctl serve mgmt-server` with the state store in Redis; returns (process, relay, admin).
+/// `meshctl serve mgmt-server` with the state store in Redis, as replica `replica` (its host
+/// name); returns (process, relay, admin).
 fn start_mgmt_server(
     state: &std::path::Path,
     relay_listen: &str,
     config: &std::path::Path,
     redis_url: &str,
+    replica: &str,
 ) -> (support::Running, String, String) {
     let mut server = support::Running::start(
         &[
@@ -532,7 +544,7 @@ fn start_mgmt_server(
             "--raw-config-dir",
             config.to_str().unwrap(),
         ],
-        &[("MESHCTL_REDIS_URL", redis_url)],
+        &[("MESHCTL_REDIS_URL", redis_url), ("HOSTNAME", replica)],
     );
     server.wait_for_line("state store: Redis", WAIT);
     let relay = address_in(&server.wait_for_line("relay listening on", WAIT));
@@ -591,7 +603,8 @@ fn a_restarted_server_finds_the_snapshot_in_redis() {
         "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
     )
     .unwrap();
-    let (mut first, relay, admin) = start_mgmt_server(&state, "127.0.0.1:0", &config, &redis.url());
+    let (mut first, relay, admin) =
+        start_mgmt_server(&state, "127.0.0.1:0", &config, &redis.url(), "first");
     let mut agent = support::Running::start(
         &[
             "serve",
@@ -626,13 +639,180 @@ fn a_restarted_server_finds_the_snapshot_in_redis() {
 
     first.stop();
     agent.wait_for_line("reconnecting", WAIT);
-    let (_second, _, admin2) = start_mgmt_server(&state, &relay, &config, &redis.url());
+    let (_second, _, admin2) = start_mgmt_server(&state, &relay, &config, &redis.url(), "second");
+    // The killed first server's relay view entry lives on until it expires: wait for the
+    // second server's own stream.
     wait_for_c1(&admin2, "c1 reconnected", |c| {
-        c["connected"] == true && c["snapshot_resources"] == 2
+        c["connected"] == true && c["snapshot_resources"] == 2 && c["replica"] == "second"
     });
     let metrics = admin_get(&admin2, "/metrics");
     assert!(
         metrics.contains("meshctl_relay_snapshot_resources_received_total 0"),
         "the snapshot came from Redis, not from the agent again:\n{metrics}"
     );
+}
+
+fn connected(name: &str) -> ClusterStatus {
+    ClusterStatus {
+        name: name.to_owned(),
+        connected: true,
+        connected_since: Some(jiff::Timestamp::now()),
+        ..ClusterStatus::default()
+    }
+}
+
+/// What `store` sees of the other replicas: (replica, cluster), sorted.
+async fn peers_of(store: &RedisStateStore) -> Vec<(String, String)> {
+    let mut seen: Vec<(String, String)> = store
+        .peer_relay_view()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.replica, p.status.name))
+        .collect();
+    seen.sort();
+    seen
+}
+
+fn pair(replica: &str, cluster: &str) -> (String, String) {
+    (replica.to_owned(), cluster.to_owned())
+}
+
+/// The relay view: each replica sees what the others hold (not its own entries), entries expire
+/// unless republished, and a replica withdraws only entries that are still its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_their_relay_view() {
+    let Some(bin) = require_redis("replicas_share_their_relay_view") else {
+        return;
+    };
+    let redis = RedisServer::start(&bin, &[]);
+    let a = replica_store(&redis.url(), "mesh", Duration::from_secs(5), "a");
+    let b = replica_store(&redis.url(), "mesh", Duration::from_secs(5), "b");
+    let other_namespace = replica_store(&redis.url(), "other", Duration::from_secs(5), "c");
+    assert_eq!(a.relay_view_replica(), Some("a"));
+
+    a.publish_relay_view(&[connected("east")], &[])
+        .await
+        .unwrap();
+    b.publish_relay_view(&[connected("west")], &[])
+        .await
+        .unwrap();
+    other_namespace
+        .publish_relay_view(&[connected("south")], &[])
+        .await
+        .unwrap();
+    assert_eq!(peers_of(&a).await, [pair("b", "west")]);
+    assert_eq!(peers_of(&b).await, [pair("a", "east")]);
+    let seen = b.peer_relay_view().await.unwrap();
+    assert!(seen[0].status.connected);
+    assert!(seen[0].status.connected_since.is_some());
+
+    // Entries expire unless republished.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(relay_view_key(&default_prefix("mesh"), "east"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl > 0 && ttl <= ENTRY_TTL.as_millis() as i64, "{ttl}");
+
+    // The agent of east moves to b; a, releasing east late, must not remove b's entry.
+    b.publish_relay_view(&[connected("west"), connected("east")], &[])
+        .await
+        .unwrap();
+    a.publish_relay_view(&[], &["east".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(peers_of(&a).await, [pair("b", "east"), pair("b", "west")]);
+    b.publish_relay_view(&[connected("west")], &["east".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(peers_of(&a).await, [pair("b", "west")]);
+
+    // An entry meshctl did not write is skipped, not fatal.
+    let _: () = redis::cmd("SET")
+        .arg(relay_view_key(&default_prefix("mesh"), "bogus"))
+        .arg("not json")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(peers_of(&a).await, [pair("b", "west")]);
+}
+
+/// Process level: two `serve mgmt-server` replicas on one Redis; the agent connects to the first,
+/// and the second's `GET /api/v1/clusters` shows it connected, held by the first. When the agent
+/// stops, both show it disconnected.
+#[test]
+fn a_replica_shows_the_agents_another_replica_holds() {
+    let Some(bin) = require_redis("a_replica_shows_the_agents_another_replica_holds") else {
+        return;
+    };
+    let redis = RedisServer::start(&bin, &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("server");
+    let config = tmp.path().join("config");
+    std::fs::create_dir_all(config.join("c1")).unwrap();
+    let source = tmp.path().join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    let (_a, relay_a, admin_a) =
+        start_mgmt_server(&state, "127.0.0.1:0", &config, &redis.url(), "replica-a");
+    let (_b, _, admin_b) =
+        start_mgmt_server(&state, "127.0.0.1:0", &config, &redis.url(), "replica-b");
+    let mut agent = support::Running::start(
+        &[
+            "serve",
+            "agent",
+            "--cluster",
+            "c1",
+            "--relay-address",
+            &relay_a,
+            "--token-file",
+            state.join("tokens/c1.token").to_str().unwrap(),
+            "--ca-file",
+            state.join("pki/root-ca.crt").to_str().unwrap(),
+            "--state-dir",
+            tmp.path().join("agent").to_str().unwrap(),
+            "--source",
+            &format!("dir:{}", source.display()),
+            "--sink",
+            &format!("dir:{}", tmp.path().join("applied").display()),
+            "--admin-listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    wait_for_c1(&admin_a, "c1 connected to replica-a", |c| {
+        c["connected"] == true && c["replica"] == "replica-a"
+    });
+    wait_for_c1(&admin_b, "replica-b shows c1 held by replica-a", |c| {
+        c["connected"] == true && c["replica"] == "replica-a" && c["agent_version"].is_string()
+    });
+    // `meshctl cluster list` reads the same endpoint: through replica-b it lists c1 connected.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshctl"))
+        .args([
+            "cluster",
+            "list",
+            "--mgmt-admin-address",
+            &admin_b,
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"c1\""), "{stdout}");
+
+    agent.stop();
+    wait_for_c1(&admin_a, "replica-a sees c1 gone", |c| {
+        c["connected"] == false
+    });
+    wait_for_c1(&admin_b, "replica-b sees c1 gone", |c| {
+        c["connected"] == false && c["replica"].is_null()
+    });
 }

@@ -47,6 +47,9 @@ pub struct ClusterRelayStatus {
     pub cert_not_after: Option<Timestamp>,
     #[serde(alias = "lastDisconnectReason")]
     pub last_disconnect_reason: Option<String>,
+    /// The server replica holding the stream (replicas sharing a Redis state store).
+    #[serde(default)]
+    pub replica: Option<String>,
 }
 
 /// Why the relay state could not be read.

@@ -35,6 +35,9 @@ pub struct ClusterRow {
     /// Expiry of the agent's relay client certificate.
     pub cert_not_after: Option<Timestamp>,
     pub last_disconnect_reason: Option<String>,
+    /// The management server replica holding the agent's stream (`null` without a shared Redis
+    /// state store, or when not connected).
+    pub replica: Option<String>,
 }
 
 /// The listing.
@@ -113,6 +116,7 @@ pub fn join(
         row.applied_config_version = live.applied_config_version;
         row.cert_not_after = live.cert_not_after.or(row.cert_not_after);
         row.last_disconnect_reason = live.last_disconnect_reason.clone();
+        row.replica = live.replica.clone();
     }
     for row in rows.values_mut() {
         row.version_skew = match (&row.agent_version, server_version) {

@@ -1,8 +1,11 @@
 //! The server's admin HTTP endpoint (port 9091 by default): `/healthz`, `/readyz`,
-//! `/metrics` and `GET /api/v1/clusters`.
+//! `/metrics` and `GET /api/v1/clusters` (merged with the other replicas' relay view when the
+//! state store shares one).
 
 use crate::server::metrics::RelayMetrics;
 use crate::server::registry::{ClusterRegistry, ClusterStatus};
+use crate::server::relay_view;
+use crate::server::store::StateStore;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -26,13 +29,15 @@ pub struct ClusterList {
 #[derive(Clone)]
 struct AdminState {
     registry: Arc<ClusterRegistry>,
+    store: Arc<dyn StateStore>,
     metrics: Arc<RelayMetrics>,
     ready: Arc<AtomicBool>,
 }
 
-/// The server's admin routes.
+/// The server's admin routes. `store` supplies the other replicas' relay view, if it shares one.
 pub fn router(
     registry: Arc<ClusterRegistry>,
+    store: Arc<dyn StateStore>,
     metrics: Arc<RelayMetrics>,
     ready: Arc<AtomicBool>,
 ) -> Router {
@@ -43,6 +48,7 @@ pub fn router(
         .route("/api/v1/clusters", get(clusters))
         .with_state(AdminState {
             registry,
+            store,
             metrics,
             ready,
         })
@@ -65,7 +71,7 @@ async fn metrics_text(State(s): State<AdminState>) -> impl IntoResponse {
 
 async fn clusters(State(s): State<AdminState>) -> Json<ClusterList> {
     Json(ClusterList {
-        clusters: s.registry.list(),
+        clusters: relay_view::clusters(&s.registry, s.store.as_ref()).await,
     })
 }
 

@@ -10,6 +10,7 @@
 //! | `P cluster:<name>:sizes` | hash | resource key → body length in bytes |
 //! | `P cluster:<name>:meta` | hash | `version`, `bytes`, `gen` (bumped by every change), `hash` (cached aggregate hash) |
 //! | `P changes` | pub/sub channel | `<origin>\n<cluster>` after every applied delta |
+//! | `P relay:<name>` | string, expiring | JSON `{origin, replica, status}`: the replica holding the cluster's agent stream (`server::relay_view`) |
 //!
 //! A delta is applied by one Lua script: Redis runs it to the end with no other command in
 //! between, so a reader (or a crash of the server process) never sees half a delta. The script
@@ -20,6 +21,8 @@
 use crate::relay::hash::aggregate_hash;
 use crate::relay::proto;
 use crate::relay::resource::key_of;
+use crate::server::registry::ClusterStatus;
+use crate::server::relay_view::{ENTRY_TTL, PeerClusterStatus};
 use crate::server::store::{SnapshotSummary, StateStore, StoreChange, StoreError};
 use async_trait::async_trait;
 use futures::StreamExt as _;
@@ -94,6 +97,38 @@ impl ClusterKeys {
             &self.meta,
         ]
     }
+}
+
+/// The key of one cluster's relay view entry.
+pub fn relay_view_key(prefix: &str, cluster: &str) -> String {
+    format!("{prefix}relay:{cluster}")
+}
+
+/// Commands per pipeline or MGET when publishing or reading the relay view.
+const RELAY_VIEW_BATCH: usize = 500;
+
+/// Deletes the given relay view entries that are still this replica's. ARGV[1]: its origin.
+const RELEASE_LUA: &str = r"
+local n = 0
+for _, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if v then
+    local ok, e = pcall(cjson.decode, v)
+    if ok and type(e) == 'table' and e.origin == ARGV[1] then
+      redis.call('DEL', k)
+      n = n + 1
+    end
+  end
+end
+return n
+";
+
+/// One relay view entry as stored.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct RelayViewEntry {
+    origin: String,
+    replica: String,
+    status: ClusterStatus,
 }
 
 /// The pub/sub channel of snapshot changes.
@@ -244,6 +279,8 @@ pub struct RedisStoreSettings {
     pub prefix: String,
     /// Time allowed for each operation.
     pub timeout: Duration,
+    /// This replica's name in the shared relay view (its pod name in Kubernetes).
+    pub replica: String,
 }
 
 /// The Redis-backed [`StateStore`]. Cheap to clone.
@@ -254,8 +291,10 @@ pub struct RedisStateStore {
     url: String,
     prefix: String,
     origin: String,
+    replica: String,
     timeout: Duration,
     apply: redis::Script,
+    release: redis::Script,
     read: redis::Script,
     cache: redis::Script,
 }
@@ -298,7 +337,9 @@ impl RedisStateStore {
             url,
             prefix: settings.prefix,
             origin: format!("{:016x}", rand::random::<u64>()),
+            replica: settings.replica,
             timeout,
+            release: redis::Script::new(RELEASE_LUA),
             apply: redis::Script::new(&format!("{SUMMARY_LUA}{APPLY_LUA}")),
             read: redis::Script::new(&format!("{SUMMARY_LUA}{READ_LUA}")),
             cache: redis::Script::new(CACHE_LUA),
@@ -547,6 +588,113 @@ impl StateStore for RedisStateStore {
             .collect()
     }
 
+    fn relay_view_replica(&self) -> Option<&str> {
+        Some(&self.replica)
+    }
+
+    async fn publish_relay_view(
+        &self,
+        held: &[ClusterStatus],
+        released: &[String],
+    ) -> Result<(), StoreError> {
+        let ttl_ms = u64::try_from(ENTRY_TTL.as_millis()).unwrap_or(u64::MAX);
+        for batch in held.chunks(RELAY_VIEW_BATCH) {
+            let mut pipe = redis::pipe();
+            for status in batch {
+                let entry = RelayViewEntry {
+                    origin: self.origin.clone(),
+                    replica: self.replica.clone(),
+                    status: status.clone(),
+                };
+                let value = serde_json::to_string(&entry).map_err(|e| StoreError::Corrupt {
+                    key: relay_view_key(&self.prefix, &status.name),
+                    message: e.to_string(),
+                })?;
+                pipe.cmd("SET")
+                    .arg(relay_view_key(&self.prefix, &status.name))
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .ignore();
+            }
+            let mut conn = self.conn.clone();
+            self.call("publishing the relay view", async move {
+                pipe.query_async::<()>(&mut conn).await
+            })
+            .await?;
+        }
+        for batch in released.chunks(RELAY_VIEW_BATCH) {
+            let mut inv = self.release.prepare_invoke();
+            for cluster in batch {
+                inv.key(relay_view_key(&self.prefix, cluster));
+            }
+            inv.arg(&self.origin);
+            let mut conn = self.conn.clone();
+            self.call("withdrawing from the relay view", async move {
+                inv.invoke_async::<i64>(&mut conn).await
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn peer_relay_view(&self) -> Result<Vec<PeerClusterStatus>, StoreError> {
+        let pattern = relay_view_key(&self.prefix, "*");
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut conn = self.conn.clone();
+            let pattern = pattern.clone();
+            let (next, found) = self
+                .call("listing the relay view", async move {
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async::<(u64, Vec<String>)>(&mut conn)
+                        .await
+                })
+                .await?;
+            keys.extend(found);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        let mut peers = Vec::new();
+        for batch in keys.chunks(RELAY_VIEW_BATCH) {
+            let mut conn = self.conn.clone();
+            let batch_keys = batch.to_vec();
+            let values = self
+                .call("reading the relay view", async move {
+                    redis::cmd("MGET")
+                        .arg(&batch_keys)
+                        .query_async::<Vec<Option<String>>>(&mut conn)
+                        .await
+                })
+                .await?;
+            for (key, value) in batch.iter().zip(values) {
+                // Expired between SCAN and MGET.
+                let Some(value) = value else { continue };
+                match serde_json::from_str::<RelayViewEntry>(&value) {
+                    Ok(entry) if entry.origin != self.origin => peers.push(PeerClusterStatus {
+                        replica: entry.replica,
+                        status: entry.status,
+                    }),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(%key, error = %e, "skipping an unreadable relay view entry");
+                    }
+                }
+            }
+        }
+        Ok(peers)
+    }
+
     async fn clusters(&self) -> Result<Vec<String>, StoreError> {
         let key = format!("{}clusters", self.prefix);
         let mut conn = self.conn.clone();
@@ -596,6 +744,7 @@ mod tests {
                     url: "http://u:topsecret@host".into(),
                     prefix: default_prefix("ns"),
                     timeout: DEFAULT_TIMEOUT,
+                    replica: "r".into(),
                 })
             })
             .unwrap_err()

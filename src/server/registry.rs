@@ -39,6 +39,10 @@ pub struct ClusterStatus {
     pub cert_not_after: Option<Timestamp>,
     pub remote_address: Option<String>,
     pub last_disconnect_reason: Option<String>,
+    /// The server replica holding the agent's stream, when replicas share their relay view
+    /// (`--redis-url`; see `server::relay_view`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 struct Entry {

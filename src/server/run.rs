@@ -11,6 +11,7 @@ use crate::server::listener::{HandshakeStats, tls_incoming};
 use crate::server::metrics::RelayMetrics;
 use crate::server::pki_store::{PkiStore, PkiStoreError, ensure_pki};
 use crate::server::registry::ClusterRegistry;
+use crate::server::relay_view;
 use crate::server::service::{RelayContext, RelayService};
 use crate::server::session::SessionSettings;
 use crate::server::store::StateStore;
@@ -157,10 +158,11 @@ impl RelayServer {
         let metrics = Arc::new(RelayMetrics::new());
         let registry = Arc::new(ClusterRegistry::new(metrics.clone()));
         let extra_routes = self.config.admin_routes();
+        let store = self.store;
         let ctx = Arc::new(RelayContext {
             ca,
             tokens: self.tokens,
-            store: self.store,
+            store: store.clone(),
             config: self.config,
             registry: registry.clone(),
             metrics: metrics.clone(),
@@ -202,7 +204,12 @@ impl RelayServer {
         tracing::info!(address = %relay_addr, "relay listening on {relay_addr}");
 
         if let Some(listener) = admin_listener {
-            let mut router = admin::router(registry.clone(), metrics.clone(), ready.clone());
+            let mut router = admin::router(
+                registry.clone(),
+                store.clone(),
+                metrics.clone(),
+                ready.clone(),
+            );
             if let Some(extra) = extra_routes {
                 router = router.merge(extra);
             }
@@ -214,6 +221,13 @@ impl RelayServer {
             if let Some(a) = admin_addr {
                 tracing::info!(address = %a, "admin listening on {a}");
             }
+        }
+        if store.relay_view_replica().is_some() {
+            tasks.push(tokio::spawn(relay_view::publish(
+                registry.clone(),
+                store,
+                shutdown.clone(),
+            )));
         }
         ready.store(true, Ordering::Relaxed);
         Ok(RunningServer {

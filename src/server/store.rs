@@ -4,6 +4,8 @@
 use crate::relay::hash::aggregate_hash;
 use crate::relay::proto;
 use crate::relay::resource::key_of;
+use crate::server::registry::ClusterStatus;
+use crate::server::relay_view::PeerClusterStatus;
 use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -70,6 +72,27 @@ pub trait StateStore: Send + Sync + 'static {
     /// The resources held for `cluster`, in key order.
     async fn snapshot(&self, cluster: &str) -> Result<Vec<proto::Resource>, StoreError>;
     async fn clusters(&self) -> Result<Vec<String>, StoreError>;
+
+    /// This replica's name when replicas share their relay view through this store (see
+    /// `server::relay_view`); `None` (the default, and the memory store) when they do not.
+    fn relay_view_replica(&self) -> Option<&str> {
+        None
+    }
+
+    /// Publishes the streams this replica holds (`held`, each entry expiring unless published
+    /// again) and withdraws the `released` clusters' entries that are still this replica's.
+    async fn publish_relay_view(
+        &self,
+        _held: &[ClusterStatus],
+        _released: &[String],
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// What the other live replicas published.
+    async fn peer_relay_view(&self) -> Result<Vec<PeerClusterStatus>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 #[derive(Default)]

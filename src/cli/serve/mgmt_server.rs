@@ -185,6 +185,17 @@ fn license_location(
     }
 }
 
+/// This replica's name in the relay view shared through Redis: the host name (in Kubernetes the
+/// pod name, which the kubelet puts in `HOSTNAME`), else the process id.
+fn replica_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("pid-{}", std::process::id()))
+}
+
 /// Opens the Redis state store; an unreachable Redis is only a warning (the server retries on
 /// every use, and Redis may well start after the server).
 async fn open_redis(url: &str, namespace: &str) -> anyhow::Result<RedisStateStore> {
@@ -192,6 +203,7 @@ async fn open_redis(url: &str, namespace: &str) -> anyhow::Result<RedisStateStor
         url: url.to_owned(),
         prefix: redis_store::default_prefix(namespace),
         timeout: redis_store::DEFAULT_TIMEOUT,
+        replica: replica_name(),
     })
     .context("--redis-url")
     .exit_kind(ExitKind::Usage)?;
