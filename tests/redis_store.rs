@@ -552,6 +552,51 @@ fn start_mgmt_server(
     (server, relay, admin)
 }
 
+/// A temporary directory with the server's state dir, a raw config dir for cluster c1 and an
+/// agent source dir: (dir, state, config, source).
+fn server_dirs() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("server");
+    let config = tmp.path().join("config");
+    std::fs::create_dir_all(config.join("c1")).unwrap();
+    let source = tmp.path().join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    (tmp, state, config, source)
+}
+
+/// `meshctl serve agent` for cluster c1 of the server with state dir `state` (its token and CA
+/// files), reading `source`, applying under `dir`/applied.
+fn start_agent(
+    dir: &std::path::Path,
+    state: &std::path::Path,
+    relay: &str,
+    source: &std::path::Path,
+) -> support::Running {
+    support::Running::start(
+        &[
+            "serve",
+            "agent",
+            "--cluster",
+            "c1",
+            "--relay-address",
+            relay,
+            "--token-file",
+            state.join("tokens/c1.token").to_str().unwrap(),
+            "--ca-file",
+            state.join("pki/root-ca.crt").to_str().unwrap(),
+            "--state-dir",
+            dir.join("agent").to_str().unwrap(),
+            "--source",
+            &format!("dir:{}", source.display()),
+            "--sink",
+            &format!("dir:{}", dir.join("applied").display()),
+            "--admin-listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    )
+}
+
 fn admin_get(admin: &str, path: &str) -> String {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -592,12 +637,7 @@ fn a_restarted_server_finds_the_snapshot_in_redis() {
         return;
     };
     let redis = RedisServer::start(&bin, &[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("server");
-    let config = tmp.path().join("config");
-    std::fs::create_dir_all(config.join("c1")).unwrap();
-    let source = tmp.path().join("source");
-    std::fs::create_dir_all(&source).unwrap();
+    let (tmp, state, config, source) = server_dirs();
     std::fs::write(
         source.join("svc.yaml"),
         "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
@@ -605,29 +645,7 @@ fn a_restarted_server_finds_the_snapshot_in_redis() {
     .unwrap();
     let (mut first, relay, admin) =
         start_mgmt_server(&state, "127.0.0.1:0", &config, &redis.url(), "first");
-    let mut agent = support::Running::start(
-        &[
-            "serve",
-            "agent",
-            "--cluster",
-            "c1",
-            "--relay-address",
-            &relay,
-            "--token-file",
-            state.join("tokens/c1.token").to_str().unwrap(),
-            "--ca-file",
-            state.join("pki/root-ca.crt").to_str().unwrap(),
-            "--state-dir",
-            tmp.path().join("agent").to_str().unwrap(),
-            "--source",
-            &format!("dir:{}", source.display()),
-            "--sink",
-            &format!("dir:{}", tmp.path().join("applied").display()),
-            "--admin-listen",
-            "127.0.0.1:0",
-        ],
-        &[],
-    );
+    let mut agent = start_agent(tmp.path(), &state, &relay, &source);
     wait_for_c1(&admin, "c1 connected with its snapshot", |c| {
         c["connected"] == true && c["snapshot_resources"] == 2
     });
@@ -749,39 +767,12 @@ fn a_replica_shows_the_agents_another_replica_holds() {
         return;
     };
     let redis = RedisServer::start(&bin, &[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("server");
-    let config = tmp.path().join("config");
-    std::fs::create_dir_all(config.join("c1")).unwrap();
-    let source = tmp.path().join("source");
-    std::fs::create_dir_all(&source).unwrap();
+    let (tmp, state, config, source) = server_dirs();
     let (_a, relay_a, admin_a) =
         start_mgmt_server(&state, "127.0.0.1:0", &config, &redis.url(), "replica-a");
     let (_b, _, admin_b) =
         start_mgmt_server(&state, "127.0.0.1:0", &config, &redis.url(), "replica-b");
-    let mut agent = support::Running::start(
-        &[
-            "serve",
-            "agent",
-            "--cluster",
-            "c1",
-            "--relay-address",
-            &relay_a,
-            "--token-file",
-            state.join("tokens/c1.token").to_str().unwrap(),
-            "--ca-file",
-            state.join("pki/root-ca.crt").to_str().unwrap(),
-            "--state-dir",
-            tmp.path().join("agent").to_str().unwrap(),
-            "--source",
-            &format!("dir:{}", source.display()),
-            "--sink",
-            &format!("dir:{}", tmp.path().join("applied").display()),
-            "--admin-listen",
-            "127.0.0.1:0",
-        ],
-        &[],
-    );
+    let mut agent = start_agent(tmp.path(), &state, &relay_a, &source);
     wait_for_c1(&admin_a, "c1 connected to replica-a", |c| {
         c["connected"] == true && c["replica"] == "replica-a"
     });

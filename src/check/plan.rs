@@ -239,6 +239,30 @@ mod tests {
         }
     }
 
+    /// Runs every check of `plan` once (no waiting) and reports.
+    async fn run_once(plan: &Plan, fail_on_warnings: bool) -> Report {
+        let run = plan
+            .run(RunOptions {
+                wait: Duration::ZERO,
+                ..RunOptions::default()
+            })
+            .await;
+        Report::new(&run, fail_on_warnings)
+    }
+
+    /// The admin API of mesh-system/mesh-mgmt-server through the API server's service proxy.
+    fn relay_through_proxy(cluster: &Arc<ClusterAccess>) -> RelayInput {
+        RelayInput {
+            source: Arc::new(ServiceProxySource::new(
+                Arc::clone(cluster),
+                "mesh-system",
+                "mesh-mgmt-server",
+                9091,
+            )),
+            via_kubernetes_api: true,
+        }
+    }
+
     #[tokio::test]
     async fn healthy_install_passes_with_one_request_per_kind() {
         let api = MockApi::start(healthy_cluster());
@@ -246,15 +270,7 @@ mod tests {
         let plan = post_install(PostInstall {
             namespace: "mesh-system".into(),
             cluster: Arc::clone(&cluster),
-            relay: RelayInput {
-                source: Arc::new(ServiceProxySource::new(
-                    Arc::clone(&cluster),
-                    "mesh-system",
-                    "mesh-mgmt-server",
-                    9091,
-                )),
-                via_kubernetes_api: true,
-            },
+            relay: relay_through_proxy(&cluster),
             license: Some(LicenseInput {
                 source: Arc::new(SecretLicenseSource::new(
                     Arc::clone(&cluster),
@@ -268,13 +284,7 @@ mod tests {
             now: "2026-11-22T05:00:00Z".parse().unwrap(),
         })
         .unwrap();
-        let run = plan
-            .run(RunOptions {
-                wait: Duration::ZERO,
-                ..RunOptions::default()
-            })
-            .await;
-        let report = Report::new(&run, true);
+        let report = run_once(&plan, true).await;
         for (_, check) in report.checks() {
             assert_eq!(check.result, CheckResult::Passed, "{check:?}");
         }
@@ -330,28 +340,14 @@ mod tests {
         let plan = post_install(PostInstall {
             namespace: "mesh-system".into(),
             cluster: Arc::clone(&cluster),
-            relay: RelayInput {
-                source: Arc::new(ServiceProxySource::new(
-                    Arc::clone(&cluster),
-                    "mesh-system",
-                    "mesh-mgmt-server",
-                    9091,
-                )),
-                via_kubernetes_api: true,
-            },
+            relay: relay_through_proxy(&cluster),
             license: None,
             remotes: vec![Arc::new(remote.cluster())],
             agent_namespace: "agents".into(),
             now: "2026-11-22T05:00:00Z".parse().unwrap(),
         })
         .unwrap();
-        let run = plan
-            .run(RunOptions {
-                wait: Duration::ZERO,
-                ..RunOptions::default()
-            })
-            .await;
-        let report = Report::new(&run, false);
+        let report = run_once(&plan, false).await;
         let checks: BTreeMap<&str, _> = report.checks().map(|(_, c)| (c.id.as_str(), c)).collect();
         for id in [
             "agent-kubernetes-api",
