@@ -49,6 +49,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo" -d 'Run a man
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "get" -d 'Show what the management server knows (read from its admin API)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "serve" -d 'Run the management server or the agent (long-running)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "license" -d 'Manage license keys: check, show and apply them; keygen and issue for issuers'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "debug" -d 'Collect what support needs: a redacted bundle of an installation'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "version" -d 'Print the version, git commit, build date and target of meshctl'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "completion" -d 'Print the shell completion script for bash, zsh, fish, powershell or elvish'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "x" -d 'Developer and experimental tools'
@@ -477,6 +478,44 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -f -a "report" -d 'Write a support bundle of the installation: objects, events, logs and relay state, with every secret redacted'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l file -d 'Where to write the bundle [default: meshctl-debug-<UTC time>.tar.gz in the current directory]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l tail -d 'Log lines kept per container' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l mgmt-context -d 'Kubeconfig context of the management cluster [default: --context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l mgmt-admin-address -d 'Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server\'s service proxy' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l remote-context -d 'Also collect the agent namespace of the workload cluster of this context (repeatable)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l agent-namespace -d 'Namespace of the agent on the --remote-context clusters [default: the -n namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l timeout -d 'Timeout of each call to an API server or the admin API' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l context -d 'Kubeconfig context to use [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -s n -l namespace -d 'Namespace meshctl is installed in' -r

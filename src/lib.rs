@@ -7,6 +7,7 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod cluster;
+pub mod debug;
 pub mod exit;
 pub mod kube;
 pub mod license;

@@ -70,10 +70,14 @@ impl MockApi {
                 let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 body_log.lock().unwrap().push(body.clone());
                 let (status, reply) = respond(&method, &target, &body);
+                let (content_type, bytes) = match reply.get(TEXT_REPLY).and_then(Value::as_str) {
+                    Some(text) => ("text/plain", text.as_bytes().to_vec()),
+                    None => ("application/json", serde_json::to_vec(&reply).unwrap()),
+                };
                 let response = Response::builder()
                     .status(status)
-                    .header("content-type", "application/json")
-                    .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+                    .header("content-type", content_type)
+                    .body(Body::from(bytes))
                     .unwrap();
                 send.send_response(response);
             }
@@ -128,6 +132,14 @@ impl MockApi {
         let bodies = self.bodies.lock().unwrap().clone();
         requests.into_iter().zip(bodies).collect()
     }
+}
+
+/// Key of the reply [`text`] makes.
+const TEXT_REPLY: &str = "$mock-text-reply";
+
+/// A reply sent as plain text (e.g. pod logs) rather than JSON.
+pub fn text(body: &str) -> Value {
+    json!({ TEXT_REPLY: body })
 }
 
 /// An empty `<kind>` list.

@@ -5,6 +5,7 @@ pub mod check;
 pub mod cluster;
 pub mod completion;
 mod context;
+pub mod debug;
 pub mod demo;
 pub mod duration;
 pub mod get;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Manage license keys: check, show and apply them; keygen and issue for issuers
     #[command(subcommand)]
     License(license::Command),
+    /// Collect what support needs: a redacted bundle of an installation
+    #[command(subcommand)]
+    Debug(debug::Command),
     Version(version::Args),
     Completion(completion::Args),
     /// Developer and experimental tools
@@ -109,6 +113,7 @@ impl Command {
             Command::Cluster(cmd) => cluster::run(cmd, ctx).await,
             Command::Demo(args) => demo::run(args, ctx).await,
             Command::Get(cmd) => get::run(cmd, ctx).await,
+            Command::Debug(cmd) => debug::run(cmd, ctx).await,
             Command::Serve(cmd) => serve::run(cmd, ctx).await,
             Command::Completion(args) => completion::run(args, ctx).await,
             Command::X(cmd) => x::run(cmd, ctx).await,
