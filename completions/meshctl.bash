@@ -25,6 +25,9 @@ _meshctl() {
             meshctl,completion)
                 cmd="meshctl__subcmd__completion"
                 ;;
+            meshctl,dashboard)
+                cmd="meshctl__subcmd__dashboard"
+                ;;
             meshctl,debug)
                 cmd="meshctl__subcmd__debug"
                 ;;
@@ -110,7 +113,7 @@ _meshctl() {
 
     case "${cmd}" in
         meshctl)
-            opts="-n -o -v -q -y -h -V --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help --version install upgrade uninstall check cluster demo get serve license debug version completion x"
+            opts="-n -o -v -q -y -h -V --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help --version install upgrade uninstall check cluster demo get serve license dashboard debug version completion x"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -484,6 +487,72 @@ _meshctl() {
                 return 0
             fi
             case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml junit" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml junit" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "plain json" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        meshctl__subcmd__dashboard)
+            opts="-n -o -v -q -y -h --port --address --no-browser --mgmt-context --mgmt-admin-address --timeout --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mgmt-context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mgmt-admin-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1372,7 +1441,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__serve__subcmd__mgmt__subcmd__server)
-            opts="-n -o -v -q -y -h --relay-listen --admin-listen --state-dir --redis-url --config-dir --kubernetes --all-namespaces --raw-config-dir --license-file --license-secret --license-secret-key --cluster-domain --trusted-issuer --cluster --reissue-token --max-streams --max-connections --max-new-streams-per-second --relay-server-san --server-san --client-cert-ttl --heartbeat-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            opts="-n -o -v -q -y -h --relay-listen --admin-listen --ui-listen --state-dir --redis-url --config-dir --kubernetes --all-namespaces --raw-config-dir --license-file --license-secret --license-secret-key --cluster-domain --trusted-issuer --cluster --reissue-token --max-streams --max-connections --max-new-streams-per-second --relay-server-san --server-san --client-cert-ttl --heartbeat-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1383,6 +1452,10 @@ _meshctl() {
                     return 0
                     ;;
                 --admin-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -49,6 +49,7 @@ complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "demo" -d 'Run a man
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "get" -d 'Show what the management server knows (read from its admin API)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "serve" -d 'Run the management server or the agent (long-running)'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "license" -d 'Manage license keys: check, show and apply them; keygen and issue for issuers'
+complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "dashboard" -d 'Open the management server\'s dashboard in a browser, through a local proxy'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "debug" -d 'Collect what support needs: a redacted bundle of an installation'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "version" -d 'Print the version, git commit, build date and target of meshctl'
 complete -c meshctl -n "__fish_meshctl_needs_command" -f -a "completion" -d 'Print the shell completion script for bash, zsh, fish, powershell or elvish'
@@ -300,6 +301,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_se
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and not __fish_seen_subcommand_from mgmt-server agent" -f -a "agent" -d 'Run the agent of a workload cluster: bootstrap with the token, connect to the management server with mTLS, push snapshots of the cluster, apply the configuration it receives'
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l relay-listen -d 'Address of the relay (gRPC over TLS) agents connect to; port 0 picks a free port' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l admin-listen -d 'Address of the admin HTTP endpoint; port 0 picks a free port' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l ui-listen -d 'Also serve the dashboard (the page at / and the read-only admin API, as on the admin port) on this address, e.g. 0.0.0.0:8090; port 0 picks a free port' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l state-dir -d 'Directory for the relay PKI (pki/, created on first start, never overwritten) and bootstrap token records (tokens/); files are mode 0600. Without it the server runs against Kubernetes (in-cluster, or --kubeconfig/--context): PKI and tokens in Secrets of --namespace, relay state in each KubernetesCluster\'s status' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l redis-url -d 'Redis URL of the shared state store holding the agents\' snapshots, e.g. redis://mesh-redis.mesh-system.svc:6379 (a password goes in the URL as redis://:PASSWORD@host:port and is never logged). Needed when several server replicas run: they share snapshots and learn of each other\'s changes over pub/sub. Keys start with meshctl:<NAMESPACE>:. Without it snapshots are kept in memory and rebuilt from the agents after a restart' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand serve; and __fish_seen_subcommand_from mgmt-server" -l config-dir -d 'Directory of platform resources to translate (Workspace, VirtualDestination, RouteTable, VirtualGateway, AccessPolicy, KubernetesCluster as YAML, re-read when files change); each cluster gets the Istio/Cilium objects translated for it. Statuses: GET /api/v1/statuses' -r -F
@@ -478,6 +480,27 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l port -d 'Local port to serve on (0 picks a free one)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l address -d 'Local address to serve on' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l mgmt-context -d 'Kubeconfig context of the management cluster [default: --context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l mgmt-admin-address -d 'Proxy to the server\'s admin API at HOST:PORT (which serves the dashboard too) instead of through the Kubernetes API server' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l timeout -d 'Timeout of each request to the server' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l context -d 'Kubeconfig context to use [default: the current context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -s n -l namespace -d 'Namespace meshctl is installed in' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -s o -l output -d 'Output format for commands that print data' -r -f -a "table\t'Human-readable text and tables'
+json\t'JSON with stable snake_case field names'
+yaml\t'YAML with the same fields as JSON'
+junit\t'JUnit XML for CI systems (`meshctl check` only)'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
+json\t'One JSON object per line'"
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l no-browser -d 'Do not open a browser; only print the address'
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
+complete -c meshctl -n "__fish_meshctl_using_subcommand dashboard" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -l context -d 'Kubeconfig context to use [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and not __fish_seen_subcommand_from report" -s n -l namespace -d 'Namespace meshctl is installed in' -r

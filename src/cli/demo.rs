@@ -374,7 +374,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         layout.server_state().join("pki/root-ca.crt").display()
     ))?;
     printer.line(format!(
-        "  admin            http://{admin}  (/metrics, /api/v1/clusters, /api/v1/destinations, /api/v1/statuses)"
+        "  admin            http://{admin}  (dashboard at /; /metrics, /api/v1/clusters, /api/v1/destinations, /api/v1/statuses)"
     ))?;
     printer.line(format!(
         "  translated       {}  (platform resources; edit them and watch the agents' applied dirs)",

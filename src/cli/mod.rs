@@ -5,6 +5,7 @@ pub mod check;
 pub mod cluster;
 pub mod completion;
 mod context;
+pub mod dashboard;
 pub mod debug;
 pub mod demo;
 pub mod duration;
@@ -64,6 +65,7 @@ pub enum Command {
     /// Manage license keys: check, show and apply them; keygen and issue for issuers
     #[command(subcommand)]
     License(license::Command),
+    Dashboard(dashboard::Args),
     /// Collect what support needs: a redacted bundle of an installation
     #[command(subcommand)]
     Debug(debug::Command),
@@ -114,6 +116,7 @@ impl Command {
             Command::Demo(args) => demo::run(args, ctx).await,
             Command::Get(cmd) => get::run(cmd, ctx).await,
             Command::Debug(cmd) => debug::run(cmd, ctx).await,
+            Command::Dashboard(args) => dashboard::run(args, ctx).await,
             Command::Serve(cmd) => serve::run(cmd, ctx).await,
             Command::Completion(args) => completion::run(args, ctx).await,
             Command::X(cmd) => x::run(cmd, ctx).await,

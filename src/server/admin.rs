@@ -1,4 +1,4 @@
-//! The server's admin HTTP endpoint (port 9091 by default): `/healthz`, `/readyz`,
+//! The server's admin HTTP endpoint (port 9091 by default): the dashboard page at `/`, `/healthz`, `/readyz`,
 //! `/metrics` and `GET /api/v1/clusters` (merged with the other replicas' relay view when the
 //! state store shares one).
 
@@ -42,6 +42,7 @@ pub fn router(
     ready: Arc<AtomicBool>,
 ) -> Router {
     Router::new()
+        .route("/", get(dashboard))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -52,6 +53,19 @@ pub fn router(
             metrics,
             ready,
         })
+}
+
+/// The dashboard page (`meshctl dashboard`): static, reads the JSON routes with relative URLs.
+pub const DASHBOARD_HTML: &str = include_str!("../../ui/dashboard.html");
+
+async fn dashboard() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        DASHBOARD_HTML,
+    )
 }
 
 async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {

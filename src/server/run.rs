@@ -47,6 +47,8 @@ pub struct ServerSettings {
     pub relay_listen: SocketAddr,
     /// `None`: no admin HTTP.
     pub admin_listen: Option<SocketAddr>,
+    /// A second listener for the dashboard (the admin routes, page included); `None`: none.
+    pub ui_listen: Option<SocketAddr>,
     pub server_sans: Vec<String>,
     pub max_streams: usize,
     /// Open relay connections (TLS, with or without streams) at once.
@@ -62,6 +64,7 @@ impl Default for ServerSettings {
         Self {
             relay_listen: SocketAddr::from(([0, 0, 0, 0], 9900)),
             admin_listen: Some(SocketAddr::from(([0, 0, 0, 0], 9091))),
+            ui_listen: None,
             server_sans: default_server_sans(),
             max_streams: 10_000,
             max_connections: 12_000,
@@ -94,6 +97,7 @@ impl std::fmt::Debug for RelayServer {
 pub struct RunningServer {
     pub relay_addr: SocketAddr,
     pub admin_addr: Option<SocketAddr>,
+    pub ui_addr: Option<SocketAddr>,
     pub registry: Arc<ClusterRegistry>,
     pub metrics: Arc<RelayMetrics>,
     pub handshakes: Arc<HandshakeStats>,
@@ -153,6 +157,19 @@ impl RelayServer {
             None => None,
         };
         let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let ui_listener = match s.ui_listen {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        what: "the dashboard",
+                        addr: a,
+                        source,
+                    })?,
+            ),
+            None => None,
+        };
+        let ui_addr = ui_listener.as_ref().and_then(|l| l.local_addr().ok());
 
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(RelayMetrics::new());
@@ -203,23 +220,28 @@ impl RelayServer {
         }));
         tracing::info!(address = %relay_addr, "relay listening on {relay_addr}");
 
-        if let Some(listener) = admin_listener {
-            let mut router = admin::router(
-                registry.clone(),
-                store.clone(),
-                metrics.clone(),
-                ready.clone(),
-            );
-            if let Some(extra) = extra_routes {
-                router = router.merge(extra);
-            }
-            tasks.push(tokio::spawn(admin::serve(
-                listener,
-                router,
-                shutdown.clone(),
-            )));
-            if let Some(a) = admin_addr {
-                tracing::info!(address = %a, "admin listening on {a}");
+        let mut router = admin::router(
+            registry.clone(),
+            store.clone(),
+            metrics.clone(),
+            ready.clone(),
+        );
+        if let Some(extra) = extra_routes {
+            router = router.merge(extra);
+        }
+        for (listener, address, what) in [
+            (admin_listener, admin_addr, "admin"),
+            (ui_listener, ui_addr, "dashboard"),
+        ] {
+            if let Some(listener) = listener {
+                tasks.push(tokio::spawn(admin::serve(
+                    listener,
+                    router.clone(),
+                    shutdown.clone(),
+                )));
+                if let Some(a) = address {
+                    tracing::info!(address = %a, "{what} listening on {a}");
+                }
             }
         }
         if store.relay_view_replica().is_some() {
@@ -233,6 +255,7 @@ impl RelayServer {
         Ok(RunningServer {
             relay_addr,
             admin_addr,
+            ui_addr,
             registry,
             metrics,
             handshakes,

@@ -41,6 +41,11 @@ pub struct Args {
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9091")]
     pub admin_listen: SocketAddr,
 
+    /// Also serve the dashboard (the page at / and the read-only admin API, as on the admin
+    /// port) on this address, e.g. 0.0.0.0:8090; port 0 picks a free port
+    #[arg(long, value_name = "ADDR")]
+    pub ui_listen: Option<SocketAddr>,
+
     /// Directory for the relay PKI (pki/, created on first start, never overwritten) and
     /// bootstrap token records (tokens/); files are mode 0600. Without it the server runs
     /// against Kubernetes (in-cluster, or --kubeconfig/--context): PKI and tokens in
@@ -294,6 +299,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         settings: ServerSettings {
             relay_listen: args.relay_listen,
             admin_listen: Some(args.admin_listen),
+            ui_listen: args.ui_listen,
             server_sans: sans,
             max_streams: args.max_streams.max(1),
             max_connections: args.max_connections.max(1),
