@@ -626,6 +626,9 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'meshctl;version'= {
+            cand --mgmt-context 'Kubeconfig context of the management cluster [default: --context]'
+            cand --mgmt-admin-address 'Read the agents'' versions from the admin API at HOST:PORT instead of through the Kubernetes API server''s service proxy'
+            cand --timeout 'Timeout of each call to the admin API'
             cand --kubeconfig 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]'
             cand --context 'Kubeconfig context to use [default: the current context]'
             cand -n 'Namespace meshctl is installed in'
@@ -634,6 +637,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --output 'Output format for commands that print data'
             cand --log-format 'Log format on stderr (json suits the long-running serve commands)'
             cand --request-timeout 'Timeout for each Kubernetes API request (e.g. 10s, 1m)'
+            cand --server 'Also report the installed management server''s version and its agents'' (reads the cluster)'
             cand -v 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
             cand --verbose 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
             cand -q 'Only errors on stderr; no progress, hints or warnings'

@@ -539,6 +539,9 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l mgmt-context -d 'Kubeconfig context of the management cluster [default: --context]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l mgmt-admin-address -d 'Read the agents\' versions from the admin API at HOST:PORT instead of through the Kubernetes API server\'s service proxy' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l timeout -d 'Timeout of each call to the admin API' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l context -d 'Kubeconfig context to use [default: the current context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -s n -l namespace -d 'Namespace meshctl is installed in' -r
@@ -549,6 +552,7 @@ junit\t'JUnit XML for CI systems (`meshctl check` only)'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l log-format -d 'Log format on stderr (json suits the long-running serve commands)' -r -f -a "plain\t'Human-readable lines'
 json\t'One JSON object per line'"
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l request-timeout -d 'Timeout for each Kubernetes API request (e.g. 10s, 1m)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l server -d 'Also report the installed management server\'s version and its agents\' (reads the cluster)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -s v -l verbose -d 'More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides'
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -s q -l quiet -d 'Only errors on stderr; no progress, hints or warnings'
 complete -c meshctl -n "__fish_meshctl_using_subcommand version" -l no-color -d 'Disable colour (also when NO_COLOR is set)'

@@ -80,6 +80,41 @@ fn wait_for_cluster(
     );
 }
 
+/// `meshctl version --server --mgmt-admin-address ADMIN` with no reachable Kubernetes API: the
+/// server's version is unknown (a warning), the connected agent's is reported, the same as
+/// this meshctl's.
+fn version_server_reports_the_agent(admin: &str, kubeconfig: &Path) {
+    std::fs::write(
+        kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n",
+    )
+    .unwrap();
+    let out = Command::new(meshctl_bin())
+        .args(["--kubeconfig", kubeconfig.to_str().unwrap()])
+        .args(["--request-timeout", "5s", "version", "--server"])
+        .args(["--mgmt-admin-address", admin, "-o", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report.get("server").is_none(), "{report}");
+    assert_eq!(report["agents"][0]["cluster"], "c1", "{report}");
+    assert_eq!(report["agents"][0]["version"], meshctl::version::VERSION);
+    assert_eq!(report["agents"][0]["skew"], "same", "{report}");
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("the server's version is unknown"),
+        "{report}"
+    );
+    assert!(
+        stderr.contains("the server's version is unknown"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn serve_server_and_agent_connect_and_survive_a_server_restart() {
     let tmp = tempfile::tempdir().unwrap();
@@ -143,6 +178,7 @@ fn serve_server_and_agent_connect_and_survive_a_server_restart() {
             && c["applied_config_version"] == c["desired_config_version"]
     });
     assert!(c["cert_not_after"].is_string());
+    version_server_reports_the_agent(&admin, &tmp.path().join("kubeconfig"));
     let deadline = Instant::now() + WAIT;
     while std::fs::read_dir(&sink).map(|d| d.count()).unwrap_or(0) != 1 {
         assert!(Instant::now() < deadline, "pushed config not applied");
