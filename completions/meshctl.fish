@@ -130,7 +130,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand uninstall" -s h -l help 
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l wait -d 'Retry checks that can still become healthy for up to this long (0s: run each check once)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l timeout -d 'Timeout of each call to an API server, the admin API or DNS' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l mgmt-admin-address -d 'Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server\'s service proxy' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l remote-context -d 'Also check the agent on the workload cluster of this kubeconfig context (repeatable)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l remote-context -d 'Also include the agent on the workload cluster of this kubeconfig context (repeatable)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l agent-namespace -d 'Namespace of the agent on the --remote-context clusters, when `cluster register` put it elsewhere (--set namespace=NS) [default: the -n namespace]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l junit -d 'Also write a JUnit XML report to PATH for CI systems (\'-\': to stdout, instead of the report)' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand check" -l trusted-issuer -d 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by \':\'' -r -F
@@ -521,8 +521,8 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_s
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l tail -d 'Log lines kept per container' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l mgmt-context -d 'Kubeconfig context of the management cluster [default: --context]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l mgmt-admin-address -d 'Reach the management server admin API at HOST:PORT (e.g. a port-forward) instead of through the Kubernetes API server\'s service proxy' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l remote-context -d 'Also collect the agent namespace of the workload cluster of this context (repeatable)' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l agent-namespace -d 'Namespace of the agent on the --remote-context clusters [default: the -n namespace]' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l remote-context -d 'Also include the agent on the workload cluster of this kubeconfig context (repeatable)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l agent-namespace -d 'Namespace of the agent on the --remote-context clusters, when `cluster register` put it elsewhere (--set namespace=NS) [default: the -n namespace]' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l timeout -d 'Timeout of each call to an API server or the admin API' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand debug; and __fish_seen_subcommand_from report" -l context -d 'Kubeconfig context to use [default: the current context]' -r

@@ -15,6 +15,7 @@ use crate::check::plan::{self, LicenseInput, PostInstall, RelayInput};
 use crate::check::relay_source::{AdminAddressSource, ServiceProxySource};
 use crate::check::{ClusterAccess, Report};
 use crate::cli::Context;
+use crate::cli::agents::AgentTargets;
 use crate::cli::duration::parse_duration;
 use crate::cli::license::trust::TrustArgs;
 use crate::exit::{ExitKind, Outcome, ResultExt};
@@ -67,14 +68,8 @@ pub struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     pub mgmt_admin_address: Option<String>,
 
-    /// Also check the agent on the workload cluster of this kubeconfig context (repeatable)
-    #[arg(long, value_name = "CONTEXT")]
-    pub remote_context: Vec<String>,
-
-    /// Namespace of the agent on the --remote-context clusters, when `cluster register` put it
-    /// elsewhere (--set namespace=NS) [default: the -n namespace]
-    #[arg(long, value_name = "NAMESPACE", requires = "remote_context")]
-    pub agent_namespace: Option<String>,
+    #[command(flatten)]
+    pub agents: AgentTargets,
 
     /// Also write a JUnit XML report to PATH for CI systems ('-': to stdout, instead of the report)
     #[arg(long, value_name = "PATH")]
@@ -131,10 +126,7 @@ fn build_plan(
             relay,
             license: Some(license),
             remotes,
-            agent_namespace: args
-                .agent_namespace
-                .clone()
-                .unwrap_or_else(|| namespace.to_string()),
+            agent_namespace: args.agents.namespace(namespace),
             now: jiff::Timestamp::now(),
         })
     };
@@ -149,7 +141,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         .map_or_else(|| "current context".to_string(), str::to_string);
     let mgmt = Arc::new(cluster_access(ctx.kube(), mgmt_label, args.timeout).await);
     let mut remotes = Vec::new();
-    for context in &args.remote_context {
+    for context in &args.agents.remote_context {
         let target = ctx.kube().with_context(Some(context.clone()));
         remotes.push(Arc::new(
             cluster_access(&target, context.clone(), args.timeout).await,
@@ -226,11 +218,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.wait, std::time::Duration::ZERO);
-        assert_eq!(a.remote_context, ["east", "west"]);
+        assert_eq!(a.agents.remote_context, ["east", "west"]);
         assert!(parse(&["--pre", "--remote-context", "east"]).is_err());
         assert_eq!(
             parse(&["--remote-context", "east", "--agent-namespace", "agents"])
                 .unwrap()
+                .agents
                 .agent_namespace
                 .as_deref(),
             Some("agents")

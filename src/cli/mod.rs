@@ -1,6 +1,7 @@
 //! The command line: clap types, one file per verb. Each command resolves its flags and
 //! calls the domain code; only the Printer writes to stdout.
 
+pub mod agents;
 pub mod check;
 pub mod cluster;
 pub mod completion;

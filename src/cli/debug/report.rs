@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::check::cluster::ClusterAccess;
 use crate::check::relay_source::{AdminAddressSource, ServiceProxySource};
 use crate::cli::Context;
+use crate::cli::agents::AgentTargets;
 use crate::cli::cluster::connect;
 use crate::cli::duration::parse_duration;
 use crate::cluster::{ADMIN_PORT, ADMIN_SERVICE, Side};
@@ -56,13 +57,8 @@ pub struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     pub mgmt_admin_address: Option<String>,
 
-    /// Also collect the agent namespace of the workload cluster of this context (repeatable)
-    #[arg(long, value_name = "CONTEXT")]
-    pub remote_context: Vec<String>,
-
-    /// Namespace of the agent on the --remote-context clusters [default: the -n namespace]
-    #[arg(long, value_name = "NAMESPACE", requires = "remote_context")]
-    pub agent_namespace: Option<String>,
+    #[command(flatten)]
+    pub agents: AgentTargets,
 
     /// Timeout of each call to an API server or the admin API
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -148,8 +144,8 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     };
     collect::admin(&mut bundle, &format!("{mgmt_dir}/admin"), &reader).await;
 
-    let agent_namespace = args.agent_namespace.clone().unwrap_or(namespace.clone());
-    for context in &args.remote_context {
+    let agent_namespace = args.agents.namespace(&namespace);
+    for context in &args.agents.remote_context {
         let dir = format!("remote/{context}");
         let target = ctx.kube().with_context(Some(context.clone()));
         let client = match target.client().await {
