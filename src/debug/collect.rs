@@ -293,13 +293,22 @@ impl AdminReader {
     }
 }
 
-/// The admin API's relay view, platform statuses and metrics, into `dir`.
-pub async fn admin(bundle: &mut Bundle, dir: &str, reader: &AdminReader) {
-    for (api_path, file) in [
-        ("/api/v1/clusters", "clusters.json"),
-        ("/api/v1/statuses", "statuses.json"),
-        ("/metrics", "metrics.txt"),
-    ] {
+/// What the management server's admin API holds: relay view, platform statuses, metrics.
+pub const SERVER_ADMIN_FILES: [(&str, &str); 3] = [
+    ("/api/v1/clusters", "clusters.json"),
+    ("/api/v1/statuses", "statuses.json"),
+    ("/metrics", "metrics.txt"),
+];
+
+/// What an agent's admin API holds: the license it was told of, metrics.
+pub const AGENT_ADMIN_FILES: [(&str, &str); 2] = [
+    ("/api/v1/license", "license.json"),
+    ("/metrics", "metrics.txt"),
+];
+
+/// The admin API's `files` ((API path, file name)), into `dir`.
+pub async fn admin(bundle: &mut Bundle, dir: &str, reader: &AdminReader, files: &[(&str, &str)]) {
+    for &(api_path, file) in files {
         let path = format!("{dir}/{file}");
         match reader.get(api_path).await {
             Ok(body) => bundle.add(path, body),

@@ -20,6 +20,10 @@ use crate::debug::collect::{self, AdminReader, NamespaceTarget};
 use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::output::{Render, Style};
 
+/// The agent's Service and its admin port (values: agent.ports.admin).
+const AGENT_SERVICE: &str = "mesh-agent";
+const AGENT_ADMIN_PORT: u16 = 9093;
+
 /// Write a support bundle of the installation: objects, events, logs and relay state, with
 /// every secret redacted
 ///
@@ -28,10 +32,11 @@ use crate::output::{Render, Style};
 /// never written), the last --tail lines of every container's log (and of its previous run after
 /// a restart); meshctl's CRDs and all their objects; the management server's relay view,
 /// platform statuses and metrics from its admin API; and with --remote-context the agent
-/// namespace of each workload cluster. Literal values of secret-looking environment variables and
-/// flags, and passwords in URLs, are redacted. Writes one .tar.gz (mode 0600) with a
-/// manifest.json listing its files and what could not be collected; each such item is also a
-/// warning. Exit codes: 0 the bundle was written, 3 the management cluster cannot be reached.
+/// namespace of each workload cluster, with the agent's license view and metrics. Literal
+/// values of secret-looking environment variables and flags, and passwords in URLs, are
+/// redacted. Writes one .tar.gz (mode 0600) with a manifest.json listing its files and what
+/// could not be collected; each such item is also a warning. Exit codes: 0 the bundle was
+/// written, 3 the management cluster cannot be reached.
 ///
 /// Examples:
 ///   meshctl debug report
@@ -142,7 +147,13 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             ADMIN_PORT,
         )),
     };
-    collect::admin(&mut bundle, &format!("{mgmt_dir}/admin"), &reader).await;
+    collect::admin(
+        &mut bundle,
+        &format!("{mgmt_dir}/admin"),
+        &reader,
+        &collect::SERVER_ADMIN_FILES,
+    )
+    .await;
 
     let agent_namespace = args.agents.namespace(&namespace);
     for context in &args.agents.remote_context {
@@ -166,11 +177,28 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             &mut bundle,
             &NamespaceTarget {
                 dir: format!("{dir}/{agent_namespace}"),
-                client,
+                client: client.clone(),
                 namespace: agent_namespace.clone(),
                 timeout: args.timeout,
                 tail_lines: args.tail,
             },
+        )
+        .await;
+        let agent_admin = AdminReader::Proxy(ServiceProxySource::new(
+            Arc::new(ClusterAccess::new(
+                context.clone(),
+                Ok(client),
+                args.timeout,
+            )),
+            agent_namespace.as_str(),
+            AGENT_SERVICE,
+            AGENT_ADMIN_PORT,
+        ));
+        collect::admin(
+            &mut bundle,
+            &format!("{dir}/agent-admin"),
+            &agent_admin,
+            &collect::AGENT_ADMIN_FILES,
         )
         .await;
     }
