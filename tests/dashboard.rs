@@ -107,4 +107,35 @@ fn the_server_serves_the_dashboard_and_meshctl_dashboard_proxies_it() {
     // Without translation the server has no statuses: the status code passes through.
     let (code, _) = get(&local, "/api/v1/statuses");
     assert_eq!(code, 404);
+    // Nothing outside the dashboard, nothing for another site's name, nothing but reads.
+    assert_eq!(
+        raw_status(&local, "GET /%2e%2e/x HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"),
+        400
+    );
+    assert_eq!(
+        raw_status(&local, "GET / HTTP/1.0\r\nHost: evil.example\r\n\r\n"),
+        403
+    );
+    assert_eq!(
+        raw_status(
+            &local,
+            "POST / HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
+        ),
+        405
+    );
+}
+
+/// The status code of the answer to a raw HTTP/1.0 `request`.
+fn raw_status(address: &str, request: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"))
 }

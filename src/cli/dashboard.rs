@@ -104,6 +104,33 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
+/// Whether a forwarded path stays under the dashboard: no `.` or `..` segment (plain or
+/// percent-encoded) and no encoded slash or backslash, which the API server could resolve to
+/// another of its endpoints, to be read with the user's credentials.
+fn confined(path_and_query: &str) -> bool {
+    let path = path_and_query.split('?').next().unwrap_or(path_and_query);
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") || path.contains('\\') {
+        return false;
+    }
+    lower.split('/').all(|segment| {
+        let segment = segment.replace("%2e", ".");
+        segment != "." && segment != ".."
+    })
+}
+
+/// Whether a request's Host header names this machine by `localhost` or an IP address. A page
+/// of another site whose name was made to resolve to 127.0.0.1 (DNS rebinding) carries its own
+/// name, and is refused.
+fn local_host(host: Option<&str>) -> bool {
+    let Some(host) = host else { return false };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok()
+}
+
 /// Forwards one request: GET only; the upstream's status for HTTP errors, 502 when it cannot be
 /// reached.
 async fn forward(State(upstream): State<Arc<Upstream>>, request: Request<Body>) -> Response {
@@ -114,10 +141,28 @@ async fn forward(State(upstream): State<Arc<Upstream>>, request: Request<Body>) 
         )
             .into_response();
     }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if !local_host(host) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the dashboard answers only requests addressed to localhost or an IP address\n",
+        )
+            .into_response();
+    }
     let path = request
         .uri()
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    if !confined(&path) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "dot segments and encoded slashes are not forwarded\n",
+        )
+            .into_response();
+    }
     match upstream.get(&path).await {
         Ok(body) => (
             [
@@ -233,6 +278,44 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
 mod tests {
     use super::*;
     use crate::check::testing::{MockApi, status, text};
+
+    #[test]
+    fn only_paths_under_the_dashboard_are_forwarded() {
+        for ok in ["/", "/api/v1/clusters?x=..", "/a.b/c..d", "/metrics"] {
+            assert!(confined(ok), "{ok}");
+        }
+        for bad in [
+            "/../../secrets",
+            "/api/..",
+            "/%2e%2e/secrets",
+            "/%2E./x",
+            "/a%2fb",
+            "/a%5Cb",
+            "/./x",
+        ] {
+            assert!(!confined(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_local_hosts_are_answered() {
+        for ok in [
+            "localhost:8090",
+            "127.0.0.1:8090",
+            "[::1]:8090",
+            "10.0.0.5:8090",
+            "LOCALHOST",
+        ] {
+            assert!(local_host(Some(ok)), "{ok}");
+        }
+        for bad in [
+            None,
+            Some("evil.example:8090"),
+            Some("localhost.evil.example"),
+        ] {
+            assert!(!local_host(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn content_types() {
