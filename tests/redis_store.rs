@@ -748,6 +748,20 @@ async fn replicas_share_their_relay_view() {
         .unwrap();
     assert_eq!(peers_of(&a).await, [pair("b", "west")]);
 
+    // A translating server wraps its store (observe): the relay view must pass through.
+    let translating = TranslatingConfigSource::new(TranslationSettings::default());
+    let observed = translating.observe(Arc::new(a.clone()));
+    assert_eq!(observed.relay_view_replica(), Some("a"));
+    assert_eq!(
+        observed
+            .peer_relay_view()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.replica, p.status.name))
+            .collect::<Vec<_>>(),
+        [pair("b", "west")]
+    );
     // An entry meshctl did not write is skipped, not fatal.
     let _: () = redis::cmd("SET")
         .arg(relay_view_key(&default_prefix("mesh"), "bogus"))
@@ -797,7 +811,11 @@ fn a_replica_shows_the_agents_another_replica_holds() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("\"c1\""), "{stdout}");
+    let listing: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let c1 = &listing["clusters"][0];
+    assert_eq!(c1["name"], "c1", "{listing}");
+    assert_eq!(c1["connected"], true, "{listing}");
+    assert_eq!(c1["replica"], "replica-a", "{listing}");
 
     agent.stop();
     wait_for_c1(&admin_a, "replica-a sees c1 gone", |c| {

@@ -53,7 +53,7 @@ pub fn workload(object: &mut Value) {
         object.pointer_mut("/spec/template/spec")
     };
     let Some(spec) = pod_spec else { return };
-    for list in ["containers", "initContainers"] {
+    for list in ["containers", "initContainers", "ephemeralContainers"] {
         let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
             continue;
         };
@@ -114,15 +114,17 @@ fn argument(arg: &str) -> String {
 /// Secrets (`TOKEN_FILE`, `LICENSE_SECRET_NAME`) say where a secret is, not what it is.
 pub fn is_secret_env(name: &str) -> bool {
     let upper = name.to_ascii_uppercase().replace('-', "_");
-    let refers = ["_FILE", "_PATH", "_DIR", "_SECRET_KEY", "_SECRET_NAME"];
+    let refers = ["_FILE", "_PATH", "_DIR", "_SECRET_NAME"];
     !refers.iter().any(|r| upper.ends_with(r)) && SECRET_WORDS.iter().any(|w| upper.contains(w))
 }
 
-/// Whether a flag (without its dashes) says it holds a secret. As for environment variables,
-/// and meshctl's `--*-secret` flags name a Secret (`--license-secret`, `--token-secret`).
+/// meshctl's own flags that name a Secret or a key of one, not a secret value.
+const MESHCTL_REFERENCE_FLAGS: [&str; 3] = ["license-secret", "license-secret-key", "token-secret"];
+
+/// Whether a flag (without its dashes) says it holds a secret: as for environment variables,
+/// except meshctl's flags that name a Secret (`--license-secret`, `--token-secret`, ...).
 pub fn is_secret_flag(flag: &str) -> bool {
-    let upper = flag.to_ascii_uppercase().replace('-', "_");
-    !upper.ends_with("_SECRET") && is_secret_env(&upper)
+    !MESHCTL_REFERENCE_FLAGS.contains(&flag.to_ascii_lowercase().as_str()) && is_secret_env(flag)
 }
 
 /// Every `scheme://user:password@host` in `text` with the password replaced.
@@ -261,6 +263,22 @@ mod tests {
         ] {
             assert!(!is_secret_flag(flag), "{flag}");
         }
+    }
+
+    #[test]
+    fn other_programs_secret_keys_are_secrets() {
+        for name in ["AWS_SECRET_KEY", "DJANGO_SECRET_KEY"] {
+            assert!(is_secret_env(name), "{name}");
+        }
+        assert!(is_secret_flag("client-secret"));
+        assert!(is_secret_flag("oauth-client-secret"));
+        let mut p = json!({"kind": "Pod", "spec": {"ephemeralContainers": [{"name": "debug",
+            "env": [{"name": "API_TOKEN", "value": "t0ken"}]}]}});
+        workload(&mut p);
+        assert_eq!(
+            p["spec"]["ephemeralContainers"][0]["env"][0]["value"],
+            "<redacted>"
+        );
     }
 
     #[test]

@@ -48,7 +48,9 @@ pub fn merge(
     }
     for peer in peers {
         let mut status = peer.status;
-        if !status.connected {
+        // An earlier process of this replica (a restarted container keeps its name) claims
+        // nothing this one does not hold.
+        if !status.connected || peer.replica == own_replica {
             continue;
         }
         status.replica = Some(peer.replica);
@@ -297,6 +299,20 @@ mod tests {
                 ("west".into(), true, Some("c".into())),
             ]
         );
+    }
+
+    #[test]
+    fn entries_of_an_earlier_process_of_this_replica_are_ignored() {
+        let local = vec![status("east", false, None)];
+        let merged = merge(
+            local.clone(),
+            vec![peer(
+                "a",
+                status("east", true, Some("2026-11-22T10:00:00Z")),
+            )],
+            "a",
+        );
+        assert_eq!(merged, local);
     }
 
     #[test]

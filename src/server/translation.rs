@@ -297,6 +297,24 @@ impl StateStore for ObservedStateStore {
     async fn clusters(&self) -> Result<Vec<String>, StoreError> {
         self.inner.clusters().await
     }
+
+    fn relay_view_replica(&self) -> Option<&str> {
+        self.inner.relay_view_replica()
+    }
+
+    async fn publish_relay_view(
+        &self,
+        held: &[crate::server::registry::ClusterStatus],
+        released: &[String],
+    ) -> Result<(), StoreError> {
+        self.inner.publish_relay_view(held, released).await
+    }
+
+    async fn peer_relay_view(
+        &self,
+    ) -> Result<Vec<crate::server::relay_view::PeerClusterStatus>, StoreError> {
+        self.inner.peer_relay_view().await
+    }
 }
 
 /// Builds a cluster's inventory from its stored snapshot.
