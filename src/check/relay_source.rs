@@ -371,6 +371,30 @@ impl SharedRelayStatus {
     }
 }
 
+/// The admin API, either at an address or through the API server's service proxy: raw reads for
+/// `meshctl dashboard` and `meshctl debug report`.
+pub enum AdminEndpoint {
+    Address(AdminAddressSource),
+    Proxy(ServiceProxySource),
+}
+
+impl AdminEndpoint {
+    pub fn describe(&self) -> String {
+        match self {
+            AdminEndpoint::Address(a) => a.describe(),
+            AdminEndpoint::Proxy(p) => p.describe(),
+        }
+    }
+
+    /// `GET path`; the body of a 200 answer.
+    pub async fn get(&self, path: &str) -> Result<Vec<u8>, RelaySourceError> {
+        match self {
+            AdminEndpoint::Address(a) => a.get(path).await,
+            AdminEndpoint::Proxy(p) => p.get(path).await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::check::cluster::ClusterAccess;
-use crate::check::relay_source::{AdminAddressSource, RelaySourceError, ServiceProxySource};
+use crate::check::relay_source::{
+    AdminAddressSource, AdminEndpoint, RelaySourceError, ServiceProxySource,
+};
 use crate::cli::Context;
 use crate::cli::cluster::connect;
 use crate::cli::duration::parse_duration;
@@ -68,28 +70,6 @@ pub struct Args {
     pub timeout: Duration,
 }
 
-/// Where the proxy forwards to.
-pub enum Upstream {
-    Address(AdminAddressSource),
-    ServiceProxy(ServiceProxySource),
-}
-
-impl Upstream {
-    fn describe(&self) -> String {
-        match self {
-            Upstream::Address(a) => crate::check::relay_source::RelayStatusSource::describe(a),
-            Upstream::ServiceProxy(p) => crate::check::relay_source::RelayStatusSource::describe(p),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Result<Vec<u8>, RelaySourceError> {
-        match self {
-            Upstream::Address(a) => a.get(path).await,
-            Upstream::ServiceProxy(p) => p.get(path).await,
-        }
-    }
-}
-
 /// The content type of a dashboard path (the upstreams return bodies only).
 fn content_type(path: &str) -> &'static str {
     let path = path.split('?').next().unwrap_or(path);
@@ -133,7 +113,7 @@ fn local_host(host: Option<&str>) -> bool {
 
 /// Forwards one request: GET only; the upstream's status for HTTP errors, 502 when it cannot be
 /// reached.
-async fn forward(State(upstream): State<Arc<Upstream>>, request: Request<Body>) -> Response {
+async fn forward(State(upstream): State<Arc<AdminEndpoint>>, request: Request<Body>) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -185,7 +165,7 @@ async fn forward(State(upstream): State<Arc<Upstream>>, request: Request<Body>) 
 }
 
 /// The local proxy's routes.
-pub fn router(upstream: Upstream) -> Router {
+pub fn router(upstream: AdminEndpoint) -> Router {
     Router::new()
         .fallback(forward)
         .with_state(Arc::new(upstream))
@@ -229,12 +209,12 @@ fn open_browser(url: &str) -> bool {
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let upstream = match &args.mgmt_admin_address {
-        Some(address) => Upstream::Address(AdminAddressSource::new(address, args.timeout)),
+        Some(address) => AdminEndpoint::Address(AdminAddressSource::new(address, args.timeout)),
         None => {
             let mgmt = connect(ctx, args.mgmt_context.clone(), Side::Mgmt)
                 .await?
                 .cluster;
-            Upstream::ServiceProxy(ServiceProxySource::new(
+            AdminEndpoint::Proxy(ServiceProxySource::new(
                 Arc::new(ClusterAccess::new(
                     mgmt.context.clone(),
                     Ok(mgmt.client.clone()),
@@ -340,7 +320,7 @@ mod tests {
                 other => (404, status(404, "NotFound", other)),
             }
         });
-        let upstream = Upstream::ServiceProxy(ServiceProxySource::new(
+        let upstream = AdminEndpoint::Proxy(ServiceProxySource::new(
             Arc::new(api.cluster()),
             "mesh-system",
             ADMIN_SERVICE,

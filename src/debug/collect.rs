@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::bundle::Bundle;
 use super::redact;
-use crate::check::relay_source::{AdminAddressSource, RelaySourceError, ServiceProxySource};
+use crate::check::relay_source::AdminEndpoint;
 use crate::manifests::labels;
 
 /// The API group suffix of meshctl's custom resources.
@@ -278,21 +278,6 @@ fn api_resource(crd: &Value) -> Option<ApiResource> {
     ))
 }
 
-/// The management server's admin API, directly or through the API server's service proxy.
-pub enum AdminReader {
-    Address(AdminAddressSource),
-    Proxy(ServiceProxySource),
-}
-
-impl AdminReader {
-    async fn get(&self, path: &str) -> Result<Vec<u8>, RelaySourceError> {
-        match self {
-            AdminReader::Address(a) => a.get(path).await,
-            AdminReader::Proxy(p) => p.get(path).await,
-        }
-    }
-}
-
 /// What the management server's admin API holds: relay view, platform statuses, metrics.
 pub const SERVER_ADMIN_FILES: [(&str, &str); 3] = [
     ("/api/v1/clusters", "clusters.json"),
@@ -307,7 +292,7 @@ pub const AGENT_ADMIN_FILES: [(&str, &str); 2] = [
 ];
 
 /// The admin API's `files` ((API path, file name)), into `dir`.
-pub async fn admin(bundle: &mut Bundle, dir: &str, reader: &AdminReader, files: &[(&str, &str)]) {
+pub async fn admin(bundle: &mut Bundle, dir: &str, reader: &AdminEndpoint, files: &[(&str, &str)]) {
     for &(api_path, file) in files {
         let path = format!("{dir}/{file}");
         match reader.get(api_path).await {

@@ -9,14 +9,14 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::check::cluster::ClusterAccess;
-use crate::check::relay_source::{AdminAddressSource, ServiceProxySource};
+use crate::check::relay_source::{AdminAddressSource, AdminEndpoint, ServiceProxySource};
 use crate::cli::Context;
 use crate::cli::agents::AgentTargets;
 use crate::cli::cluster::connect;
 use crate::cli::duration::parse_duration;
 use crate::cluster::{ADMIN_PORT, ADMIN_SERVICE, Side};
 use crate::debug::bundle::{Bundle, BundleFile, Problem};
-use crate::debug::collect::{self, AdminReader, NamespaceTarget};
+use crate::debug::collect::{self, NamespaceTarget};
 use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::output::{Render, Style};
 
@@ -135,8 +135,8 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     .await;
     collect::custom_resources(&mut bundle, &mgmt_dir, &mgmt.client, args.timeout).await;
     let reader = match &args.mgmt_admin_address {
-        Some(address) => AdminReader::Address(AdminAddressSource::new(address, args.timeout)),
-        None => AdminReader::Proxy(ServiceProxySource::new(
+        Some(address) => AdminEndpoint::Address(AdminAddressSource::new(address, args.timeout)),
+        None => AdminEndpoint::Proxy(ServiceProxySource::new(
             Arc::new(ClusterAccess::new(
                 mgmt.context.clone(),
                 Ok(mgmt.client.clone()),
@@ -184,7 +184,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             },
         )
         .await;
-        let agent_admin = AdminReader::Proxy(ServiceProxySource::new(
+        let agent_admin = AdminEndpoint::Proxy(ServiceProxySource::new(
             Arc::new(ClusterAccess::new(
                 context.clone(),
                 Ok(client),
