@@ -65,6 +65,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait until the deployments are available (--wait=false to return after applying)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (applying and waiting together), e.g. 90s, 5m')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)')
+            [CompletionResult]::new('--license-key', '--license-key', [CompletionResultType]::ParameterName, 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)')
             [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Read the license key from FILE (''-'' reads stdin)')
             [CompletionResult]::new('--trusted-issuer', '--trusted-issuer', [CompletionResultType]::ParameterName, 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by '':''')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]')
@@ -460,6 +461,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;license;check' {
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)')
+            [CompletionResult]::new('--license-key', '--license-key', [CompletionResultType]::ParameterName, 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)')
             [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Read the license key from FILE (''-'' reads stdin)')
             [CompletionResult]::new('--trusted-issuer', '--trusted-issuer', [CompletionResultType]::ParameterName, 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by '':''')
             [CompletionResult]::new('--fail-within-days', '--fail-within-days', [CompletionResultType]::ParameterName, 'Also fail (exit 1) when the license expires within N days')
@@ -506,6 +508,7 @@ Register-ArgumentCompleter -Native -CommandName 'meshctl' -ScriptBlock {
         }
         'meshctl;license;apply' {
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)')
+            [CompletionResult]::new('--license-key', '--license-key', [CompletionResultType]::ParameterName, 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)')
             [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Read the license key from FILE (''-'' reads stdin)')
             [CompletionResult]::new('--trusted-issuer', '--trusted-issuer', [CompletionResultType]::ParameterName, 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by '':''')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]')

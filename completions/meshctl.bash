@@ -867,7 +867,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__install)
-            opts="-f -n -o -v -q -y -h --profile --values --set --set-string --dry-run --diff --wait --timeout --force-conflicts --key --key-file --trusted-issuer --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            opts="-f -n -o -v -q -y -h --profile --values --set --set-string --dry-run --diff --wait --timeout --force-conflicts --license-key --key --key-file --trusted-issuer --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -902,6 +902,10 @@ _meshctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --license-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -999,13 +1003,17 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__license__subcmd__apply)
-            opts="-n -o -v -q -y -h --key --key-file --trusted-issuer --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            opts="-n -o -v -q -y -h --license-key --key --key-file --trusted-issuer --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --license-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1057,13 +1065,17 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__license__subcmd__check)
-            opts="-n -o -v -q -y -h --key --key-file --trusted-issuer --fail-within-days --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            opts="-n -o -v -q -y -h --license-key --key --key-file --trusted-issuer --fail-within-days --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --license-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

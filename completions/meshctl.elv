@@ -61,6 +61,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
             cand --wait 'Wait until the deployments are available (--wait=false to return after applying)'
             cand --timeout 'Give up after this long (applying and waiting together), e.g. 90s, 5m'
             cand --key 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)'
+            cand --license-key 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)'
             cand --key-file 'Read the license key from FILE (''-'' reads stdin)'
             cand --trusted-issuer 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by '':'''
             cand --kubeconfig 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]'
@@ -441,6 +442,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         }
         &'meshctl;license;check'= {
             cand --key 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)'
+            cand --license-key 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)'
             cand --key-file 'Read the license key from FILE (''-'' reads stdin)'
             cand --trusted-issuer 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by '':'''
             cand --fail-within-days 'Also fail (exit 1) when the license expires within N days'
@@ -485,6 +487,7 @@ set edit:completion:arg-completer[meshctl] = {|@words|
         }
         &'meshctl;license;apply'= {
             cand --key 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)'
+            cand --license-key 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)'
             cand --key-file 'Read the license key from FILE (''-'' reads stdin)'
             cand --trusted-issuer 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by '':'''
             cand --kubeconfig 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]'

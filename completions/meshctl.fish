@@ -63,7 +63,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l set-string -
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l wait -d 'Wait until the deployments are available (--wait=false to return after applying)' -r -f -a "true\t''
 false\t''"
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l timeout -d 'Give up after this long (applying and waiting together), e.g. 90s, 5m' -r
-complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l key -d 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l key -l license-key -d 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l key-file -d 'Read the license key from FILE (\'-\' reads stdin)' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l trusted-issuer -d 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by \':\'' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand install" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F
@@ -383,7 +383,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -f -a "apply" -d 'Verify a license key, then install it (Secret meshctl-license in the install namespace)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -f -a "keygen" -d 'Create a new issuer key pair for signing licenses (for license issuers)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and not __fish_seen_subcommand_from check show apply keygen issue" -f -a "issue" -d 'Sign a license key with an issuer private key and print it (for license issuers)'
-complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l key -d 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l key -l license-key -d 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l key-file -d 'Read the license key from FILE (\'-\' reads stdin)' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l trusted-issuer -d 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by \':\'' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from check" -l fail-within-days -d 'Also fail (exit 1) when the license expires within N days' -r
@@ -419,7 +419,7 @@ complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -l no-color -d 'Disable colour (also when NO_COLOR is set)'
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -s y -l yes -d 'Never prompt: answer confirmations with yes, fail if a value is required'
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l key -d 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)' -r
+complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l key -l license-key -d 'The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)' -r
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l key-file -d 'Read the license key from FILE (\'-\' reads stdin)' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l trusted-issuer -d 'Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS adds more: a list of files separated by \':\'' -r -F
 complete -c meshctl -n "__fish_meshctl_using_subcommand license; and __fish_seen_subcommand_from apply" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, or in-cluster]' -r -F

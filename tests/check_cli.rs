@@ -509,3 +509,48 @@ fn an_expired_or_untrusted_license_fails_the_license_check() {
         assert!(json.to_string().contains(expected), "{json:#}");
     }
 }
+
+/// A kubeconfig that does not exist, named with --kubeconfig or KUBECONFIG: one short message
+/// naming the file and what to do, exit 3, at once (not a failed check after the default wait).
+#[test]
+fn a_missing_kubeconfig_is_one_clear_message_and_exit_3() {
+    let missing = "/nonexistent/kubeconfig";
+    let flag = {
+        let mut cmd = Command::cargo_bin("meshctl").unwrap();
+        cmd.args(["--kubeconfig", missing]);
+        cmd
+    };
+    let env = {
+        let mut cmd = Command::cargo_bin("meshctl").unwrap();
+        cmd.env("KUBECONFIG", missing);
+        cmd
+    };
+    for (mut cmd, named_by) in [
+        (flag, "given with --kubeconfig"),
+        (env, "named by KUBECONFIG"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = cmd
+            .env_remove("RUST_LOG")
+            .env_remove("MESHCTL_NAMESPACE")
+            .env("NO_COLOR", "1")
+            .arg("check")
+            .assert()
+            .code(3)
+            .stdout("")
+            .get_output()
+            .clone();
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert_eq!(stderr.matches(missing).count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "error: kubeconfig {missing} does not exist ({named_by}): "
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("--kubeconfig"), "{stderr}");
+        assert!(stderr.len() < 250, "{} characters: {stderr}", stderr.len());
+    }
+}

@@ -599,3 +599,27 @@ fn deregister_removes_by_label_on_both_clusters_and_reports_each() {
         .count();
     assert_eq!(deletes, 2);
 }
+
+/// `cluster list --admin-address` without a kubeconfig: the server's view, and the reason the
+/// registrations are unknown said once (it was the whole kube error chain, three times over).
+#[test]
+fn list_with_a_missing_kubeconfig_warns_once_about_it() {
+    let out = meshctl()
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .args(["cluster", "list", "--admin-address"])
+        .arg(format!("127.0.0.1:{}", unused_port()))
+        .args(["--timeout", "5s"])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("kubeconfig"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(
+        line,
+        "warning: kubeconfig /nonexistent/kubeconfig does not exist (named by KUBECONFIG): point KUBECONFIG at an existing kubeconfig file (or unset it to use ~/.kube/config), or pass --kubeconfig FILE: showing the server's view only"
+    );
+}

@@ -132,3 +132,53 @@ fn an_invalid_license_key_stops_install_before_the_cluster_is_contacted() {
     let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     assert!(stderr.contains("nothing was installed"), "{stderr}");
 }
+
+/// Every `meshctl install` line of README.md's quick start parses and runs offline (with
+/// `--dry-run`, which reads no kubeconfig and no key): a flag the README names must exist.
+#[test]
+fn readme_quick_start_install_lines_parse() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let quick_start = readme
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap();
+    let lines: Vec<&str> = quick_start
+        .lines()
+        .map(|l| l.split(" #").next().unwrap().trim())
+        .filter(|l| l.starts_with("meshctl install"))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("--license-key")),
+        "{lines:?}"
+    );
+    for line in lines {
+        let mut args: Vec<String> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|word| word.replace("\"$KEY\"", "eyJ.not.checked"))
+            .collect();
+        if !args.iter().any(|a| a == "--dry-run") {
+            args.push("--dry-run".into());
+        }
+        meshctl()
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .args(&args)
+            .assert()
+            .success();
+    }
+    // The key is the same as --key: refused when invalid, before any cluster is contacted.
+    meshctl()
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .args([
+            "install",
+            "--license-key",
+            "eyJ.not.valid",
+            "--context",
+            "mgmt",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("nothing was installed"));
+}

@@ -301,14 +301,19 @@ fn bad_inputs_fail_with_exit_1() {
             .args(["license", "check", "--key", input])
             .assert()
             .code(1)
-            .stdout(predicate::str::contains(message));
+            .stdout(predicate::str::contains("INVALID"))
+            .stdout(predicate::str::contains(message).not())
+            .stderr(predicate::str::starts_with("error: license key "))
+            .stderr(predicate::str::contains(message));
     }
     let huge = "A".repeat(20_000);
+    // JSON keeps the reason in the document (`error`), and says it on stderr too.
     meshctl()
         .args(["license", "check", "-o", "json", "--key", &huge])
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("too large: 20000 bytes"));
+        .stdout(predicate::str::contains("too large: 20000 bytes"))
+        .stderr(predicate::str::contains("too large: 20000 bytes"));
 }
 
 #[test]
@@ -350,14 +355,36 @@ fn expired_key_fails_with_exit_1_and_still_reports() {
     assert!(report["days_left"].as_i64().unwrap() < 0);
     assert_eq!(report["error"], "license expired at 2025-12-31T23:59:59Z");
 
+    // The human report is data on stdout; why it failed is an error on stderr.
     meshctl()
         .args(["license", "check", "--key-file", DEV_EXPIRED])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("EXPIRED"))
-        .stdout(predicate::str::contains(
+        .stdout(predicate::str::contains("license expired at").not())
+        .stderr(predicate::str::contains(
             "error: license expired at 2025-12-31T23:59:59Z",
         ));
+}
+
+#[test]
+fn apply_of_an_expired_key_says_why_on_stderr() {
+    // Refused before the cluster is contacted: no kubeconfig needed.
+    let out = meshctl()
+        .args(["license", "apply", "--key-file", DEV_EXPIRED])
+        .args(["--kubeconfig", "/nonexistent/kubeconfig"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: license expired at 2025-12-31T23:59:59Z",
+        ))
+        .stderr(predicate::str::contains("the key was not applied"))
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("EXPIRED"), "{stdout}");
+    assert!(!stdout.contains("license expired at"), "{stdout}");
+    assert!(!stdout.contains("error"), "{stdout}");
 }
 
 #[test]
@@ -385,7 +412,7 @@ fn expired_key_from_another_issuer() {
         .arg(&public)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains(
+        .stderr(predicate::str::contains(
             "license expired at 2021-01-01T00:00:00Z",
         ));
 }
@@ -454,7 +481,7 @@ fn key_and_trusted_issuers_from_the_environment() {
         )
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("unknown issuer key"));
+        .stderr(predicate::str::contains("unknown issuer key"));
 
     meshctl()
         .args(["license", "check", "--trusted-issuer", "/nonexistent.pem"])

@@ -1,5 +1,5 @@
-//! End-to-end `meshctl check` against a real Kubernetes API server (envtest-style: etcd and an
-//! API server, no nodes, no controllers). Runs when `MESHCTL_E2E_KUBECONFIG` names a kubeconfig
+//! End-to-end `meshctl check` against a real Kubernetes API server (scripts/e2e-cluster.sh: etcd,
+//! kube-apiserver, controller-manager, scheduler and kwok's simulated node). Runs when `MESHCTL_E2E_KUBECONFIG` names a kubeconfig
 //! (context: `MESHCTL_E2E_MGMT_CONTEXT`, default the current one); skips with a printed reason
 //! otherwise. Each test works in its own namespace and deletes it.
 
@@ -81,8 +81,8 @@ impl Drop for DeleteOnDrop {
 }
 
 #[test]
-fn pre_install_on_an_api_server_without_nodes() {
-    let Some(env) = E2eEnv::from_env("pre_install_on_an_api_server_without_nodes") else {
+fn pre_install_on_a_cluster_without_a_cloud_provider() {
+    let Some(env) = E2eEnv::from_env("pre_install_on_a_cluster_without_a_cloud_provider") else {
         return;
     };
     let rt = runtime();
@@ -104,13 +104,14 @@ fn pre_install_on_an_api_server_without_nodes() {
     );
     // The e2e identity is an administrator of its test API server.
     assert_eq!(checks["permissions"]["result"], "passed", "{report:#}");
-    // No nodes: the LoadBalancer check cannot know, and says so as a warning.
+    // kwok's node has no spec.providerID and nothing assigns LoadBalancer addresses: the check
+    // cannot know whether a load-balancer controller runs, and says so as a warning.
     assert_eq!(checks["load-balancer"]["result"], "warning", "{report:#}");
     assert!(
         checks["load-balancer"]["message"]
             .as_str()
             .unwrap()
-            .contains("no nodes"),
+            .contains("no cloud provider"),
         "{report:#}"
     );
     // Other tests may have installed meshctl elsewhere on a shared server; then the conflict
@@ -179,14 +180,16 @@ fn an_unavailable_deployment_of_another_version_is_named() {
     let client = rt.block_on(env.client(false));
     let ns = rt.block_on(async {
         let ns = TestNamespace::create(client.clone(), "e2e-check-install").await;
-        // Without nodes (and controllers) this Deployment never becomes available.
+        // Its pod selects a node that does not exist: it stays Pending, and the Deployment never
+        // becomes available.
         let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
             "metadata": {"name": "mesh-mgmt-server", "labels": {
                 "app.kubernetes.io/part-of": "meshctl", "app.kubernetes.io/managed-by": "meshctl",
                 "meshctl.dev/version": "0.0.0-e2e"}},
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "mesh-mgmt-server"}},
                 "template": {"metadata": {"labels": {"app": "mesh-mgmt-server"}},
-                    "spec": {"containers": [{"name": "server", "image": "ghcr.io/meshctl/meshctl:0.0.0-e2e"}]}}}
+                    "spec": {"nodeSelector": {"meshctl.dev/e2e-no-such-node": "true"},
+                        "containers": [{"name": "server", "image": "ghcr.io/meshctl/meshctl:0.0.0-e2e"}]}}}
         }))
         .unwrap();
         kube::Api::namespaced(client.clone(), &ns.name)
@@ -195,9 +198,8 @@ fn an_unavailable_deployment_of_another_version_is_named() {
             .unwrap();
         ns
     });
-    // Deleting the namespace does not delete its content without a namespace controller: delete the
-    // Deployment itself, or it would stay labelled as a meshctl installation and show up in every later
-    // conflict check.
+    // Delete the Deployment itself as well: while its namespace terminates it would still count as
+    // a meshctl installation in other tests' conflict checks.
     let _deployment = DeleteOnDrop {
         client: client.clone(),
         namespace: ns.name.clone(),

@@ -4,23 +4,22 @@
 //! `MESHCTL_E2E_MGMT_CONTEXT` / `MESHCTL_E2E_REMOTE_CONTEXT`); skips with a printed reason when
 //! it is unset.
 //!
-//! The API server has no nodes and no controllers (envtest-like), so each test:
+//! The control plane is real (scripts/e2e-cluster.sh: kube-apiserver, controller-manager,
+//! scheduler, and kwok's simulated node, which makes scheduled pods Ready without running them), so
+//! each test:
 //! - installs with the real `meshctl install --wait=false` (CRDs applied server-side and waited
 //!   for until Established; the license Secret `meshctl-license` from a test issuer; the server
 //!   Deployment and Services) into a namespace of its own;
-//! - plays the Deployment controller's part for the install checks: it writes the status the
-//!   controller would write for an available rollout (observedGeneration, replicas, Available=True)
-//!   through the status subresource. No pod exists, and `install-pods` honestly passes with "no
-//!   pods labelled ... yet";
+//! - waits for the real rollout (the Deployment controller's status, a pod Ready through kwok);
 //! - runs the management server and the agent as local processes (support::mesh), registered with
-//!   the real `meshctl cluster register --self --wait=false --relay-address <local relay>`;
+//!   the real `meshctl cluster register --wait=false --relay-address <local relay>`;
 //! - runs `meshctl check --mgmt-admin-address <local admin> --trusted-issuer <test issuer> -o json`
 //!   (the API server's service proxy cannot reach a Service without endpoints).
 //!
 //!
 //! With `--remote-context` (the workload context: MESHCTL_E2E_REMOTE_CONTEXT, else the
 //! kubeconfig's current context) and `--agent-namespace`, the agent checks read the Deployment
-//! `cluster register` wrote (its status played like the server's), the client certificate Secret
+//! `cluster register` wrote (rolled out like the server's), the client certificate Secret
 //! the local agent wrote when it bootstrapped, and the relay address in the Deployment.
 
 // support::E2eEnv prints the reason for a skip on stderr.
@@ -37,7 +36,7 @@ use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use support::mesh::{
     AgentOptions, Installation, LocalAgent, LocalServer, Registration, ServerOptions, TestIssuer,
-    meshctl, wait_connected, wait_disconnected,
+    WAIT, meshctl, wait_connected, wait_disconnected,
 };
 use support::{E2eEnv, TestNamespace};
 
@@ -76,7 +75,7 @@ impl Platform {
         let issuer = TestIssuer::new(dir.path());
         let license = issuer.valid_license("e2e check");
         let installation = Installation::install(&env, &mgmt_namespace, &issuer, &license);
-        play_deployment_controller(&env, &rt, false, &mgmt_namespace, "mesh-mgmt-server");
+        wait_for_rollout(&env, &rt, false, &mgmt_namespace, "mesh-mgmt-server");
         let mut server = LocalServer::start(
             &env,
             &mgmt_namespace,
@@ -144,11 +143,12 @@ impl Platform {
     }
 }
 
-/// What the Deployment controller (kube-controller-manager) would write once the rollout of each
-/// meshctl Deployment in `namespace` (of the workload context with `remote`) is complete: there
-/// is none on this API server, so the test writes it through the status subresource. The install
-/// and agent checks read exactly these fields (src/check/checks/install.rs `unavailable_reason`).
-fn play_deployment_controller(
+/// Waits until the rollout of each meshctl Deployment in `namespace` (of the workload context with
+/// `remote`) is complete: the controller manager creates the pods, the scheduler binds them to
+/// kwok's node and kwok makes them Ready (no container runs: the server and agent run here as
+/// processes). The install and agent checks read what the Deployment controller then writes
+/// (src/check/checks/install.rs `unavailable_reason`).
+fn wait_for_rollout(
     env: &E2eEnv,
     rt: &tokio::runtime::Runtime,
     remote: bool,
@@ -158,40 +158,38 @@ fn play_deployment_controller(
     rt.block_on(async {
         let client = env.client(remote).await;
         let api: Api<Deployment> = Api::namespaced(client, namespace);
-        let ours = api
-            .list(&ListParams::default().labels("app.kubernetes.io/part-of=meshctl"))
-            .await
-            .unwrap();
-        assert!(
-            ours.items
-                .iter()
-                .any(|d| d.metadata.name.as_deref() == Some(expected)),
-            "no meshctl Deployment {expected} in {namespace}"
-        );
-        for d in ours.items {
-            let name = d.metadata.name.clone().unwrap();
-            let replicas = d.spec.replicas.unwrap_or(1);
-            let now = jiff::Timestamp::now()
-                .strftime("%Y-%m-%dT%H:%M:%SZ")
-                .to_string();
-            let status = json!({"status": {
-                "observedGeneration": d.metadata.generation.unwrap_or(1),
-                "replicas": replicas,
-                "updatedReplicas": replicas,
-                "readyReplicas": replicas,
-                "availableReplicas": replicas,
-                "conditions": [
-                    {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
-                     "message": "written by the e2e test in place of the controller manager",
-                     "lastUpdateTime": now, "lastTransitionTime": now},
-                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                     "message": "written by the e2e test in place of the controller manager",
-                     "lastUpdateTime": now, "lastTransitionTime": now}
-                ]
-            }});
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let ours = api
+                .list(&ListParams::default().labels("app.kubernetes.io/part-of=meshctl"))
                 .await
                 .unwrap();
+            assert!(
+                ours.items
+                    .iter()
+                    .any(|d| d.metadata.name.as_deref() == Some(expected)),
+                "no meshctl Deployment {expected} in {namespace}"
+            );
+            let pending: Vec<String> = ours
+                .items
+                .iter()
+                .filter(|d| {
+                    let want = d.spec.replicas.unwrap_or(1);
+                    let status = d.status.clone().unwrap_or_default();
+                    status.observed_generation < d.metadata.generation
+                        || status.available_replicas.unwrap_or(0) < want
+                        || status.updated_replicas.unwrap_or(0) < want
+                })
+                .map(|d| d.metadata.name.clone().unwrap_or_default())
+                .collect();
+            if pending.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "rollout of {pending:?} in {namespace} not complete within {WAIT:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
     });
 }
@@ -260,8 +258,9 @@ fn healthy_platform_passes_check() {
         checks["relay-clusters-connected"]["message"], "all 1 cluster connected",
         "{report:#}"
     );
+    // The server's pod (Ready through kwok; its container never runs) is what install-pods reads.
     assert_eq!(
-        checks["install-pods"]["message"], "no pods labelled app.kubernetes.io/part-of=meshctl yet",
+        checks["install-pods"]["message"], "1 pod without crash loops or restarts",
         "{report:#}"
     );
     assert_eq!(
@@ -398,7 +397,7 @@ fn remote_context_checks_the_agent() {
     let context = env.remote_context_name();
     let mut platform = Platform::up(env, "e2e-check-remote");
     let agent_namespace = platform.agent.namespace.clone();
-    play_deployment_controller(
+    wait_for_rollout(
         &platform.env,
         &platform.rt,
         true,

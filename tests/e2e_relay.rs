@@ -1,6 +1,6 @@
-//! End-to-end relay against a real Kubernetes API server (envtest-style: no nodes, so
-//! `meshctl serve mgmt-server` and `meshctl serve agent` run as local processes with the
-//! kubeconfig). Runs when `MESHCTL_E2E_KUBECONFIG` names a kubeconfig; one API server
+//! End-to-end relay against a real Kubernetes API server (scripts/e2e-cluster.sh; no container
+//! runs there, so `meshctl serve mgmt-server` and `meshctl serve agent` run as local processes
+//! with the kubeconfig). Runs when `MESHCTL_E2E_KUBECONFIG` names a kubeconfig; one API server
 //! (the management context, `MESHCTL_E2E_MGMT_CONTEXT`) plays both the management and
 //! the workload cluster, in a namespace of its own that is deleted afterwards. Skips
 //! with a printed reason otherwise.
@@ -63,6 +63,12 @@ fn service(name: &str) -> Service {
 fn server_and_agent_relay_through_kubernetes() {
     let Some(env) = E2eEnv::from_env("server_and_agent_relay_through_kubernetes") else {
         return;
+    };
+    // One cluster plays both sides here: the agent (which LocalAgent runs with the workload
+    // context) works in the management context too, beside the server's Secrets.
+    let env = E2eEnv {
+        remote_context: env.mgmt_context.clone(),
+        ..env
     };
     let rt = runtime();
     let client = rt.block_on(env.client(false));

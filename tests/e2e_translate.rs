@@ -41,6 +41,9 @@ use support::mesh::{
 use support::{E2eEnv, TestNamespace};
 
 const CLUSTER: &str = "e2e-tr";
+/// The ServiceAccounts the manifests give the server and the agent (templates/*/serviceaccount.yaml.tera).
+const SERVER_SERVICE_ACCOUNT: &str = "mesh-mgmt-server";
+const AGENT_SERVICE_ACCOUNT: &str = "mesh-agent";
 /// Field manager of the test's CRD applies (not `meshctl`: install's applies would then drop
 /// what this one sets, and the other way round).
 const CRD_MANAGER: &str = "meshctl-e2e";
@@ -134,6 +137,74 @@ fn a_virtual_destination_becomes_istio_objects_in_the_workload_namespace() {
     else {
         return;
     };
+    round_trip(&env, Credentials::Admin, CLUSTER);
+}
+
+/// The least-privilege RBAC of the rendered manifests, proven: the same round trip with the server
+/// and the agent running as their own ServiceAccounts (tokens from the TokenRequest API, as their
+/// pods would get them), not as the administrator. Every read, watch, Secret write, status write and
+/// server-side apply they do must be allowed, and nothing they log may be a permission error.
+#[test]
+fn the_server_and_agent_need_nothing_beyond_their_service_accounts() {
+    let Some(env) =
+        E2eEnv::from_env("the_server_and_agent_need_nothing_beyond_their_service_accounts")
+    else {
+        return;
+    };
+    let (server_logs, agent_logs) = round_trip(&env, Credentials::ServiceAccounts, "e2e-tr-sa");
+    for (who, logs) in [("server", &server_logs), ("agent", &agent_logs)] {
+        for needle in [
+            "forbidden",
+            "Forbidden",
+            "permission denied",
+            "Unauthorized",
+        ] {
+            assert!(
+                !logs.contains(needle),
+                "the {who} ran into {needle:?} with its ServiceAccount's RBAC:\n{logs}"
+            );
+        }
+    }
+}
+
+/// And the test of that proof: one rule fewer (the agent's right to write Istio's networking kinds)
+/// and the agent says loudly, naming the object, the verb and the resource, what it may not do.
+#[test]
+fn a_missing_rbac_rule_is_a_loud_named_permission_error() {
+    let Some(env) = E2eEnv::from_env("a_missing_rbac_rule_is_a_loud_named_permission_error") else {
+        return;
+    };
+    let (_, agent_logs) = round_trip(
+        &env,
+        Credentials::ServiceAccountsWithoutIstioRule,
+        "e2e-tr-norbac",
+    );
+    let line = agent_logs
+        .lines()
+        .find(|l| l.contains("permission denied"))
+        .unwrap_or_else(|| panic!("no permission error in the agent's logs:\n{agent_logs}"));
+    // Names the verb, the resource and the identity, in one line without the Status dump.
+    assert!(line.contains("cannot list resource"), "{line}");
+    assert!(line.contains("networking.istio.io"), "{line}");
+    assert!(line.contains("system:serviceaccount:"), "{line}");
+    assert!(!line.contains("Status {"), "{line}");
+}
+
+/// Who the server and the agent are to their API servers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Credentials {
+    /// The e2e kubeconfig's administrator.
+    Admin,
+    /// ServiceAccounts `mesh-mgmt-server` (install namespace) and `mesh-agent` (agent namespace).
+    ServiceAccounts,
+    /// As `ServiceAccounts`, with the networking.istio.io rule taken out of the agent's
+    /// ClusterRole: the round trip stops once the agent has been refused.
+    ServiceAccountsWithoutIstioRule,
+}
+
+/// install, server, register, agent, a VirtualDestination translated into the workload namespace,
+/// its status, its deletion; returns the server's and the agent's logs.
+fn round_trip(env: &E2eEnv, credentials: Credentials, cluster: &str) -> (String, String) {
     let rt = runtime();
     let mgmt = rt.block_on(env.client(false));
     let remote = rt.block_on(env.client(true));
@@ -156,18 +227,33 @@ fn a_virtual_destination_becomes_istio_objects_in_the_workload_namespace() {
     let dir = tempfile::tempdir().unwrap();
     let issuer = TestIssuer::new(dir.path());
     let installation = Installation::install(
-        &env,
+        env,
         &mgmt_ns,
         &issuer,
         &issuer.valid_license("e2e translate"),
     );
+    let server_env = match credentials {
+        Credentials::Admin => env.clone(),
+        Credentials::ServiceAccounts | Credentials::ServiceAccountsWithoutIstioRule => {
+            rt.block_on(env.as_service_account(false, &mgmt_ns, SERVER_SERVICE_ACCOUNT, dir.path()))
+        }
+    };
     let mut server = LocalServer::start(
-        &env,
+        &server_env,
         &mgmt_ns,
         &ServerOptions::installed(&issuer.trust_file),
     );
-    let mut registration = Registration::new(&env, &mgmt_ns, &agent_ns.name, CLUSTER);
+    let mut registration = Registration::new(env, &mgmt_ns, &agent_ns.name, cluster);
     registration.register(&server.relay);
+    if credentials == Credentials::ServiceAccountsWithoutIstioRule {
+        rt.block_on(remove_rule(&remote, &agent_ns.name, "networking.istio.io"));
+    }
+    let agent_env = match credentials {
+        Credentials::Admin => env.clone(),
+        Credentials::ServiceAccounts | Credentials::ServiceAccountsWithoutIstioRule => rt.block_on(
+            env.as_service_account(true, &agent_ns.name, AGENT_SERVICE_ACCOUNT, dir.path()),
+        ),
+    };
 
     // A workspace spanning the workload namespace of the cluster (src/translate/scope.rs: the
     // outputs of a resource in the management namespace land in the first namespace of its
@@ -178,23 +264,35 @@ fn a_virtual_destination_becomes_istio_objects_in_the_workload_namespace() {
         &from_json(json!({
             "apiVersion": "admin.meshctl.dev/v1alpha1", "kind": "Workspace",
             "metadata": {"name": "e2e"},
-            "spec": {"workloadClusters": [{"name": CLUSTER, "namespaces": [workload.name]}]},
+            "spec": {"workloadClusters": [{"name": cluster, "namespaces": [workload.name]}]},
         })),
     ))
     .unwrap();
 
     // The agent reports the workload namespace (and, whatever the filter, the Istio CRDs).
     let mut agent = LocalAgent::start(
-        &env,
+        &agent_env,
         &agent_ns.name,
-        CLUSTER,
+        cluster,
         &server.relay,
         &AgentOptions {
             source: Some(format!("kube:{}", workload.name)),
             ..AgentOptions::default()
         },
     );
-    wait_connected(&env, &mut server, &mut agent);
+    if credentials == Credentials::ServiceAccountsWithoutIstioRule {
+        // The agent reads what it applied before it takes configuration: refused, it says so.
+        agent.process.wait_for_line("permission denied", WAIT);
+        agent.stop();
+        server.stop();
+        let logs = (server.process.logs(), agent.process.logs());
+        drop(registration);
+        drop(installation);
+        drop(workload);
+        drop(agent_ns);
+        return logs;
+    }
+    wait_connected(env, &mut server, &mut agent);
 
     // The agent was told the server's license (Welcome entitlements, src/agent/admin.rs).
     let agent_admin = agent.admin.clone();
@@ -339,11 +437,37 @@ fn a_virtual_destination_becomes_istio_objects_in_the_workload_namespace() {
     );
 
     agent.stop();
-    drop(registration);
     server.stop();
+    let logs = (server.process.logs(), agent.process.logs());
+    drop(registration);
     drop(installation);
     drop(workload);
     drop(agent_ns);
+    logs
+}
+
+/// Takes every rule of `api_group` out of the agent's ClusterRole (`meshctl:<agent namespace>:agent`,
+/// templates/agent/rbac.yaml.tera).
+async fn remove_rule(remote: &kube::Client, agent_namespace: &str, api_group: &str) {
+    use k8s_openapi::api::rbac::v1::ClusterRole;
+    let roles: Api<ClusterRole> = Api::all(remote.clone());
+    let name = format!("meshctl:{agent_namespace}:agent");
+    let mut role = roles.get(&name).await.unwrap();
+    let rules = role.rules.take().unwrap_or_default();
+    let before = rules.len();
+    let kept: Vec<_> = rules
+        .into_iter()
+        .filter(|r| !r.api_groups.iter().flatten().any(|g| g == api_group))
+        .collect();
+    assert!(
+        kept.len() < before,
+        "ClusterRole {name} has no {api_group} rule"
+    );
+    role.rules = Some(kept);
+    roles
+        .replace(&name, &PostParams::default(), &role)
+        .await
+        .unwrap();
 }
 
 /// Runs without an API server: the fixture is what the e2e test needs (two namespaced CRDs of

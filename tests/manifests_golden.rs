@@ -161,3 +161,59 @@ fn rendered_container_args_parse_with_this_cli() {
         "expected server and agent containers in the profiles, checked {checked}"
     );
 }
+
+/// Every `fieldRef` in every rendered profile (with every optional component) names its
+/// `apiVersion`: the API server defaults it to `v1`, so without it server-side apply of an
+/// unchanged release reports the Deployment "configured" instead of "unchanged" on some versions.
+#[test]
+fn every_field_ref_has_an_api_version() {
+    fn field_refs<'a>(
+        value: &'a serde_json::Value,
+        path: &str,
+        out: &mut Vec<(String, &'a serde_json::Value)>,
+    ) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map {
+                    let here = format!("{path}.{key}");
+                    if key == "fieldRef" {
+                        out.push((here.clone(), child));
+                    }
+                    field_refs(child, &here, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    field_refs(child, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let everything = ["redis.enabled=true", "prometheus.enabled=true"];
+    let mut seen = 0;
+    for profile in Profile::ALL {
+        let mut set = everything.to_vec();
+        if profile == Profile::Agent {
+            set.extend([
+                "cluster.name=cluster-1",
+                "agent.relayAddress=relay.example.com:9900",
+            ]);
+        }
+        for doc in render(profile, &[], &set) {
+            let json = serde_json::to_value(&doc.object).unwrap();
+            let mut found = Vec::new();
+            field_refs(&json, "", &mut found);
+            for (path, field_ref) in found {
+                assert_eq!(
+                    field_ref["apiVersion"], "v1",
+                    "{} {} ({}){path} has no apiVersion: {field_ref}",
+                    doc.kind, doc.name, doc.source
+                );
+                seen += 1;
+            }
+        }
+    }
+    // The server's and the agent's POD_NAMESPACE, in the three profiles.
+    assert!(seen >= 4, "only {seen} fieldRefs found");
+}

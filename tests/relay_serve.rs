@@ -366,3 +366,121 @@ fn reissue_token_replaces_the_old_one() {
     assert!(!record.contains(second.trim()), "only the hash is stored");
     server.stop();
 }
+
+/// `meshctl demo` killed (and reaped) when dropped.
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Under `meshctl demo` (no Kubernetes API, no kubeconfig), `check` and `cluster list` read the
+/// same server and must tell the same story: it was "2 clusters registered" from check and
+/// REGISTERED=no from cluster list. Registrations cannot be read there: neither claims them.
+#[test]
+fn demo_check_and_cluster_list_agree_on_the_clusters() {
+    use std::io::BufRead as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let meshctl = || {
+        let mut cmd = Command::new(meshctl_bin());
+        cmd.env("HOME", &home)
+            .env_remove("KUBECONFIG")
+            .env_remove("MESHCTL_NAMESPACE")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1");
+        cmd
+    };
+    let mut child = meshctl()
+        .args(["demo", "--dir", tmp.path().join("demo").to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _demo = Demo(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut admin = None;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the demo runs with both agents connected");
+        if let Some(rest) = line.trim_start().strip_prefix("admin") {
+            admin = rest
+                .trim()
+                .strip_prefix("http://")
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_owned);
+        }
+        if line.starts_with("Running until Ctrl-C") {
+            break;
+        }
+    }
+    let admin = admin.expect("the demo prints its admin address");
+
+    let out = meshctl()
+        .args(["check", "--mgmt-admin-address", &admin, "--wait", "0s"])
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let relay_admin = report["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["checks"].as_array().unwrap())
+        .find(|c| c["id"] == "relay-admin")
+        .unwrap()
+        .clone();
+    assert_eq!(relay_admin["result"], "passed", "{relay_admin}");
+    let message = relay_admin["message"].as_str().unwrap();
+    assert!(
+        message.ends_with("answers: 2 clusters known, 2 connected"),
+        "{message}"
+    );
+
+    let out = meshctl()
+        .args(["cluster", "list", "--admin-address", &admin, "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let clusters = listing["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 2, "{listing}");
+    for c in clusters {
+        assert_eq!(c["connected"], true, "{c}");
+        // Unknown without the registrations, as check says nothing about them either.
+        assert!(c["registered"].is_null(), "{c}");
+    }
+    let out = meshctl()
+        .args(["cluster", "list", "--admin-address", &admin])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    for row in table.lines().skip(1) {
+        let columns: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(columns[1..3], ["unknown", "yes"], "{table}");
+    }
+}

@@ -88,20 +88,8 @@ impl ApiError {
     }
 }
 
-/// An error and its sources on one line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+/// An error and its sources on one line, each cause once.
+pub use crate::output::error_chain;
 
 /// `1.5s`, `250ms`, `2m`.
 pub fn humanize(d: Duration) -> String {

@@ -69,6 +69,8 @@ pub enum PlanError {
 pub struct Plan {
     checks: Vec<Box<dyn Check>>,
     dependencies: Vec<Vec<usize>>,
+    /// Per check, the checks whose failure ends its retries (`CheckSpec::retry_while`).
+    retry_gates: Vec<Vec<usize>>,
     categories: Vec<(String, Vec<usize>)>,
 }
 
@@ -111,9 +113,26 @@ impl Plan {
             }
             dependencies.push(resolved);
         }
-        // A check also waits for the one before it in its category: a cycle through those
-        // edges would deadlock the run just as well.
+        let mut retry_gates = Vec::with_capacity(checks.len());
+        for (index, check) in checks.iter().enumerate() {
+            let mut resolved = Vec::new();
+            for &gate in &check.spec().retry_while {
+                match resolve(&checks, index, gate) {
+                    Ok(found) => resolved.push(found),
+                    // A gate that is not part of this run (e.g. a plan without `install`) gates
+                    // nothing.
+                    Err(PlanError::UnknownDependency { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            retry_gates.push(resolved);
+        }
+        // A check also waits for the one before it in its category, and before a retry for its
+        // gates to settle: a cycle through those edges would deadlock the run just as well.
         let mut waits_for = dependencies.clone();
+        for (index, gates) in retry_gates.iter().enumerate() {
+            waits_for[index].extend(gates);
+        }
         for (_, members) in &categories {
             for pair in members.windows(2) {
                 waits_for[pair[1]].push(pair[0]);
@@ -123,6 +142,7 @@ impl Plan {
         Ok(Self {
             checks,
             dependencies,
+            retry_gates,
             categories,
         })
     }
@@ -224,7 +244,12 @@ impl Plan {
                 || finding.permanent
                 || !spec.retryable
                 || now >= deadline
+                || self.gate_failed(index, receivers, deadline).await
             {
+                break finding;
+            }
+            let now = Instant::now();
+            if now >= deadline {
                 break finding;
             }
             tracing::debug!(check = spec.id, attempt, message = %finding.message, "retrying");
@@ -240,6 +265,39 @@ impl Plan {
             attempts: attempt,
         };
         (record, Settled::Ran(result))
+    }
+
+    /// Whether one of the retry gates of check `index` failed or was skipped, so that waiting
+    /// cannot make it pass. Waits (until `deadline`) for the gates to settle first.
+    async fn gate_failed(
+        &self,
+        index: usize,
+        receivers: &[watch::Receiver<Option<Settled>>],
+        deadline: Instant,
+    ) -> bool {
+        for &gate in &self.retry_gates[index] {
+            let mut receiver = receivers[gate].clone();
+            let settled =
+                tokio::time::timeout_at(deadline, receiver.wait_for(Option::is_some)).await;
+            let outcome = match settled {
+                Ok(Ok(r)) => *r,
+                // The wait ran out (the caller stops retrying anyway) or the run is over.
+                Ok(Err(_)) | Err(_) => return false,
+            };
+            if matches!(
+                outcome,
+                Some(Settled::Ran(CheckResult::Failed) | Settled::Skipped { .. })
+            ) {
+                let gate_id = self.checks[gate].spec().id;
+                tracing::debug!(
+                    check = self.checks[index].spec().id,
+                    gate = gate_id,
+                    "not retrying: {gate_id} failed"
+                );
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -604,6 +662,53 @@ mod tests {
             })
             .await;
         assert_eq!(result_of(&run, "retry").attempts, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_retry_gate_makes_a_failure_final() {
+        let mut b = Builder::new();
+        let fail = Finding::fail("not there", "install it");
+        b.add(
+            spec("install", "install", Severity::Fatal),
+            1,
+            vec![Finding::fail("nothing installed", "meshctl install")],
+        )
+        .add(
+            spec("crds", "crds", Severity::Error)
+                .retryable()
+                .retry_while(&["install"]),
+            0,
+            vec![fail.clone(), Finding::pass("appeared")],
+        )
+        .add(
+            spec("api", "api", Severity::Fatal),
+            0,
+            vec![Finding::pass("ok")],
+        )
+        .add(
+            spec("deploy", "deploy", Severity::Error)
+                .retryable()
+                .retry_while(&["api", "not-in-this-run"]),
+            0,
+            vec![fail.clone(), fail, Finding::pass("ready")],
+        );
+        let plan = b.plan();
+        let run = plan
+            .run(RunOptions {
+                wait: Duration::from_secs(60),
+                retry_interval: Duration::from_secs(2),
+            })
+            .await;
+        // Nothing installed: crds reports its first finding, not retried for 60 s, not skipped.
+        let crds = result_of(&run, "crds");
+        assert_eq!(crds.result, CheckResult::Failed);
+        assert_eq!(crds.attempts, 1);
+        assert_eq!(b.calls("crds"), 1);
+        // A gate that passed (or is not part of the run) lets the retries go on.
+        let deploy = result_of(&run, "deploy");
+        assert_eq!(deploy.result, CheckResult::Passed);
+        assert_eq!(deploy.attempts, 3);
+        assert_eq!(run.duration, Duration::from_secs(4));
     }
 
     #[tokio::test(start_paused = true)]

@@ -35,6 +35,11 @@ pub struct CheckSpec {
     pub depends_on: Vec<&'static str>,
     /// Whether the check can become healthy by waiting (`--wait` retries it).
     pub retryable: bool,
+    /// Ids of checks without which waiting cannot make this one pass: once one of them has
+    /// failed (or was skipped), a failure of this check is final and it is not retried. Resolved
+    /// like `depends_on`; an id that is not part of the run gates nothing. Unlike `depends_on`,
+    /// the check still runs (and reports what it found) when one of them fails.
+    pub retry_while: Vec<&'static str>,
 }
 
 impl CheckSpec {
@@ -51,6 +56,7 @@ impl CheckSpec {
             severity,
             depends_on: Vec::new(),
             retryable: false,
+            retry_while: Vec::new(),
         }
     }
 
@@ -61,6 +67,13 @@ impl CheckSpec {
 
     pub fn retryable(mut self) -> Self {
         self.retryable = true;
+        self
+    }
+
+    /// Retries (see [`CheckSpec::retryable`]) only while none of `ids` has failed: e.g. nothing
+    /// that needs an installation becomes healthy by waiting when there is no installation.
+    pub fn retry_while(mut self, ids: &[&'static str]) -> Self {
+        self.retry_while.extend_from_slice(ids);
         self
     }
 

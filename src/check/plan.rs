@@ -377,6 +377,72 @@ mod tests {
         );
     }
 
+    /// `meshctl check` where nothing is installed (an empty or missing namespace): a definite
+    /// answer, reported at once with the install hint instead of after the whole `--wait`.
+    #[tokio::test(start_paused = true)]
+    async fn nothing_installed_fails_fast_with_the_install_hint() {
+        let api = MockApi::start(|method, path, _| {
+            assert_eq!(method, "GET", "{path}");
+            match path {
+                "/version" => (200, version("1", "31")),
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions" => {
+                    (200, empty_list("CustomResourceDefinitionList"))
+                }
+                "/apis/apps/v1/namespaces/mesh-system/deployments" => {
+                    (200, empty_list("DeploymentList"))
+                }
+                // No Secret, no Service, no CRDs: 404s, as from a real API server.
+                other => (404, status(404, "NotFound", other)),
+            }
+        });
+        let cluster = Arc::new(api.cluster());
+        let plan = post_install(PostInstall {
+            namespace: "mesh-system".into(),
+            cluster: Arc::clone(&cluster),
+            relay: relay_through_proxy(&cluster),
+            license: Some(LicenseInput {
+                source: Arc::new(SecretLicenseSource::new(
+                    Arc::clone(&cluster),
+                    "mesh-system",
+                    Arc::new(AcceptAll),
+                )),
+                via_kubernetes_api: true,
+            }),
+            remotes: vec![],
+            agent_namespace: "mesh-system".into(),
+            now: "2026-11-22T05:00:00Z".parse().unwrap(),
+        })
+        .unwrap();
+        let run = plan.run(RunOptions::default()).await;
+        assert!(
+            run.duration < Duration::from_secs(2),
+            "waited {:?} for what waiting cannot change",
+            run.duration
+        );
+        let report = Report::new(&run, false);
+        assert!(!report.success);
+        let checks: BTreeMap<&str, _> = report.checks().map(|(_, c)| (c.id.as_str(), c)).collect();
+        let install = checks["install"];
+        assert_eq!(install.result, CheckResult::Failed);
+        assert!(
+            install
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("meshctl install")),
+            "{install:?}"
+        );
+        for id in ["install-available", "install-pods", "install-images"] {
+            assert_eq!(checks[id].result, CheckResult::Skipped, "{id}");
+        }
+        // Still run and reported (not skipped), each once.
+        for id in ["crds", "relay-admin", "config"] {
+            assert_eq!(checks[id].result, CheckResult::Failed, "{:?}", checks[id]);
+        }
+        for record in run.categories.iter().flat_map(|(_, r)| r) {
+            assert!(record.attempts <= 1, "{record:?}");
+        }
+    }
+
     #[tokio::test]
     async fn unreachable_api_fails_fast_and_skips_the_rest() {
         let api = MockApi::start(|_, _, _| (401, status(401, "Unauthorized", "Unauthorized")));

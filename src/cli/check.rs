@@ -18,7 +18,7 @@ use crate::cli::Context;
 use crate::cli::agents::AgentTargets;
 use crate::cli::duration::parse_duration;
 use crate::cli::license::trust::TrustArgs;
-use crate::exit::{ExitKind, Outcome, ResultExt};
+use crate::exit::{ExitKind, Outcome, ResultExt, classify};
 use crate::kube::KubeTarget;
 use crate::output::OutputFormat;
 
@@ -80,10 +80,26 @@ pub struct Args {
 }
 
 /// A cluster for the checks; a client that cannot be built is reported by the
-/// `kubernetes-api` check rather than aborting the run.
-async fn cluster_access(target: &KubeTarget, label: String, timeout: Duration) -> ClusterAccess {
-    let client = target.client().await.map_err(|e| e.to_string());
-    ClusterAccess::new(label, client, timeout)
+/// `kubernetes-api` check rather than aborting the run. A kubeconfig file that does not exist is
+/// not a finding about a cluster but a mistake in how meshctl was called: an environment error
+/// (exit 3) with one message naming the file, when the file was named (`--kubeconfig`,
+/// `KUBECONFIG`) or when there is nothing else to check (no `--mgmt-admin-address`).
+async fn cluster_access(
+    target: &KubeTarget,
+    label: String,
+    timeout: Duration,
+    other_source: bool,
+) -> anyhow::Result<ClusterAccess> {
+    let client = match target.client().await {
+        Ok(client) => Ok(client),
+        Err(e)
+            if e.is_missing_named_kubeconfig() || (e.is_missing_kubeconfig() && !other_source) =>
+        {
+            return Err(classify(ExitKind::Environment, e));
+        }
+        Err(e) => Err(crate::output::error_chain(&e)),
+    };
+    Ok(ClusterAccess::new(label, client, timeout))
 }
 
 fn build_plan(
@@ -139,12 +155,13 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         .kube()
         .context()
         .map_or_else(|| "current context".to_string(), str::to_string);
-    let mgmt = Arc::new(cluster_access(ctx.kube(), mgmt_label, args.timeout).await);
+    let admin_address = args.mgmt_admin_address.is_some() && !args.pre;
+    let mgmt = Arc::new(cluster_access(ctx.kube(), mgmt_label, args.timeout, admin_address).await?);
     let mut remotes = Vec::new();
     for context in &args.agents.remote_context {
         let target = ctx.kube().with_context(Some(context.clone()));
         remotes.push(Arc::new(
-            cluster_access(&target, context.clone(), args.timeout).await,
+            cluster_access(&target, context.clone(), args.timeout, admin_address).await?,
         ));
     }
     let plan = build_plan(&args, ctx, mgmt, remotes)?;

@@ -21,9 +21,10 @@ use crate::manifests::{self, Document, Profile};
 /// (field manager `meshctl`): CRDs first (waiting until Established), then namespace, accounts, RBAC,
 /// services and deployments. Re-running changes nothing when nothing changed.
 ///
-/// The management server needs a license: give it with --key-file (or --key, or MESHCTL_LICENSE_KEY);
-/// it is verified before anything is applied and installed as Secret meshctl-license. Without one,
-/// install uses the license already in the cluster, or asks for it on a terminal.
+/// The management server needs a license: give it with --key-file (or --license-key, or
+/// MESHCTL_LICENSE_KEY); it is verified before anything is applied and installed as Secret
+/// meshctl-license. Without one, install uses the license already in the cluster, or asks for it
+/// on a terminal.
 ///
 /// Examples:
 ///   meshctl install --key-file acme.license          # management cluster

@@ -196,7 +196,10 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         Ok(connected) => Some(connected.cluster),
         // The admin API alone still gives the agents' versions.
         Err(err) if args.mgmt_admin_address.is_some() => {
-            warnings.push(format!("{err:#}: the server's version is unknown"));
+            warnings.push(format!(
+                "{}: the server's version is unknown",
+                crate::output::one_line(&err)
+            ));
             None
         }
         Err(err) => return Err(err),

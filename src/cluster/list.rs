@@ -15,8 +15,10 @@ use crate::output::{Render, Style, table};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ClusterRow {
     pub name: String,
-    /// A KubernetesCluster exists for it.
-    pub registered: bool,
+    /// A KubernetesCluster exists for it; `null` when the registrations could not be read (no
+    /// Kubernetes API, e.g. `meshctl demo` through `--admin-address`): unknown, not "no". The
+    /// server's relay view says nothing about registrations.
+    pub registered: Option<bool>,
     /// The server holds its relay stream (`null`: unknown).
     pub connected: Option<bool>,
     pub agent_version: Option<String>,
@@ -67,15 +69,15 @@ fn time(t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Opt
     t.as_ref().map(|t| t.0)
 }
 
-/// Joins registrations with the relay view. Pure: `now` for ages.
+/// Joins registrations (`None`: they could not be read) with the relay view. Pure: `now` for ages.
 pub fn join(
-    registered: &[KubernetesCluster],
+    registered: Option<&[KubernetesCluster]>,
     relay: Option<&[ClusterRelayStatus]>,
     server_version: Option<&str>,
     now: Timestamp,
 ) -> Vec<ClusterRow> {
     let mut rows: BTreeMap<String, ClusterRow> = BTreeMap::new();
-    for kc in registered {
+    for kc in registered.unwrap_or_default() {
         let name = kc.metadata.name.clone().unwrap_or_default();
         let status = kc.status.clone().unwrap_or_default();
         let snapshot_at = status
@@ -87,7 +89,7 @@ pub fn join(
             name.clone(),
             ClusterRow {
                 name,
-                registered: true,
+                registered: Some(true),
                 connected: kc.status.as_ref().map(|s| s.connected),
                 agent_version: status.agent_version.clone(),
                 connected_since: time(&status.connected_since),
@@ -103,6 +105,7 @@ pub fn join(
     for live in relay.unwrap_or_default() {
         let row = rows.entry(live.name.clone()).or_insert_with(|| ClusterRow {
             name: live.name.clone(),
+            registered: registered.map(|_| false),
             ..ClusterRow::default()
         });
         row.connected = Some(live.connected);
@@ -160,7 +163,7 @@ impl Render for ClusterListing {
         let rows = self.clusters.iter().map(|c| {
             [
                 c.name.clone(),
-                yes_no(Some(c.registered)),
+                yes_no(c.registered),
                 yes_no(c.connected),
                 c.agent_version.clone().unwrap_or_else(|| "-".into()),
                 c.version_skew.clone().unwrap_or_else(|| "-".into()),
@@ -233,18 +236,45 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let rows = join(&registered, Some(&live), Some("0.2.0"), now);
+        let rows = join(Some(&registered), Some(&live), Some("0.2.0"), now);
         let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["east", "ghost", "west"]);
         assert_eq!(rows[0].connected, Some(true));
         assert_eq!(rows[0].version_skew.as_deref(), Some("same"));
         assert_eq!(rows[0].snapshot_resources, Some(9));
         assert_eq!(rows[0].snapshot_age_seconds, Some(60));
-        assert!(!rows[1].registered);
+        assert_eq!(rows[0].registered, Some(true));
+        assert_eq!(rows[1].registered, Some(false));
         assert_eq!(rows[2].connected, None);
-        let only_registered = join(&registered, None, Some("0.2.0"), now);
+        let only_registered = join(Some(&registered), None, Some("0.2.0"), now);
         assert_eq!(only_registered[0].version_skew.as_deref(), Some("older"));
         assert_eq!(only_registered[0].connected, Some(false));
+    }
+
+    /// `meshctl demo` through `--admin-address`: no Kubernetes API, so no registrations to read.
+    /// The server's clusters are connected, and whether they are registered is unknown, not "no".
+    #[test]
+    fn without_registrations_registered_is_unknown() {
+        let now: Timestamp = "2026-11-22T06:00:00Z".parse().unwrap();
+        let live = [ClusterRelayStatus {
+            name: "cluster-1".into(),
+            connected: true,
+            ..Default::default()
+        }];
+        let rows = join(None, Some(&live), None, now);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].registered, None);
+        assert_eq!(rows[0].connected, Some(true));
+        let listing = ClusterListing {
+            clusters: rows,
+            ..ClusterListing::default()
+        };
+        let text = listing.render_table(&Style::new(false));
+        let row = text.lines().nth(1).unwrap();
+        let columns: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(columns[..3], ["cluster-1", "unknown", "yes"], "{text}");
+        let json = serde_json::to_value(&listing).unwrap();
+        assert!(json["clusters"][0]["registered"].is_null(), "{json}");
     }
 
     #[test]
@@ -253,7 +283,7 @@ mod tests {
             server_version: None,
             clusters: vec![ClusterRow {
                 name: "east".into(),
-                registered: true,
+                registered: Some(true),
                 connected: Some(true),
                 ..Default::default()
             }],

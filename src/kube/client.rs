@@ -7,6 +7,13 @@ use tokio::sync::OnceCell;
 /// Why a Kubernetes client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
+    /// The kubeconfig file to use does not exist: one message naming it and what to do (the
+    /// "No such file" cause adds nothing, and kube's own errors repeat it several times).
+    #[error("kubeconfig {} does not exist ({}): {}", .path.display(), .origin, .origin.remedy())]
+    KubeconfigMissing {
+        path: PathBuf,
+        origin: KubeconfigOrigin,
+    },
     #[error("cannot read kubeconfig {path}: {source}")]
     ReadKubeconfig {
         path: PathBuf,
@@ -41,6 +48,99 @@ pub enum KubeError {
         #[source]
         source: kube::Error,
     },
+}
+
+/// Who chose a kubeconfig file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KubeconfigOrigin {
+    /// `--kubeconfig FILE`.
+    Flag,
+    /// The `KUBECONFIG` environment variable.
+    Env,
+    /// Nobody: the default `~/.kube/config`.
+    Default,
+}
+
+impl KubeconfigOrigin {
+    /// The origin of the default kubeconfig in this environment (`KUBECONFIG` or `~/.kube/config`).
+    fn of_default() -> Self {
+        if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+            KubeconfigOrigin::Env
+        } else {
+            KubeconfigOrigin::Default
+        }
+    }
+
+    fn remedy(self) -> &'static str {
+        match self {
+            KubeconfigOrigin::Flag => {
+                "pass --kubeconfig the path of an existing kubeconfig file, or leave it out to use KUBECONFIG or ~/.kube/config"
+            }
+            KubeconfigOrigin::Env => {
+                "point KUBECONFIG at an existing kubeconfig file (or unset it to use ~/.kube/config), or pass --kubeconfig FILE"
+            }
+            KubeconfigOrigin::Default => {
+                "create it (e.g. with your cloud's get-credentials command), set KUBECONFIG, or pass --kubeconfig FILE"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for KubeconfigOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KubeconfigOrigin::Flag => "given with --kubeconfig",
+            KubeconfigOrigin::Env => "named by KUBECONFIG",
+            KubeconfigOrigin::Default => "the default; KUBECONFIG is not set",
+        })
+    }
+}
+
+impl KubeError {
+    /// The kubeconfig file to use does not exist (nothing to connect to: not a cluster problem).
+    pub fn is_missing_kubeconfig(&self) -> bool {
+        matches!(self, KubeError::KubeconfigMissing { .. })
+    }
+
+    /// Whether the missing kubeconfig was named explicitly (`--kubeconfig` or `KUBECONFIG`).
+    pub fn is_missing_named_kubeconfig(&self) -> bool {
+        matches!(
+            self,
+            KubeError::KubeconfigMissing {
+                origin: KubeconfigOrigin::Flag | KubeconfigOrigin::Env,
+                ..
+            }
+        )
+    }
+}
+
+/// The kubeconfig file that does not exist, when that is what `error` (a kube error) comes down to.
+fn missing_kubeconfig(error: &(dyn std::error::Error + 'static)) -> Option<PathBuf> {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(kube::config::KubeconfigError::ReadConfig(io, path)) = cause.downcast_ref()
+            && io.kind() == std::io::ErrorKind::NotFound
+        {
+            return Some(path.clone());
+        }
+        next = cause.source();
+    }
+    None
+}
+
+/// A kube error about the default kubeconfig (`KUBECONFIG` or `~/.kube/config`) as ours: a missing
+/// file becomes [`KubeError::KubeconfigMissing`], anything else `other(error)`.
+fn default_kubeconfig_error<E: std::error::Error + 'static>(
+    error: E,
+    other: impl FnOnce(E) -> KubeError,
+) -> KubeError {
+    match missing_kubeconfig(&error) {
+        Some(path) => KubeError::KubeconfigMissing {
+            path,
+            origin: KubeconfigOrigin::of_default(),
+        },
+        None => other(error),
+    }
 }
 
 fn list_or_none(names: &[String]) -> String {
@@ -120,7 +220,9 @@ impl KubeTarget {
     /// The client configuration, with timeouts set.
     pub async fn config(&self) -> Result<kube::Config, KubeError> {
         let mut config = match (&self.kubeconfig, &self.context) {
-            (None, None) => kube::Config::infer().await.map_err(KubeError::NoConfig)?,
+            (None, None) => kube::Config::infer()
+                .await
+                .map_err(|e| default_kubeconfig_error(e, KubeError::NoConfig))?,
             (path, context) => {
                 let (kubeconfig, origin) = load_kubeconfig(path.as_deref())?;
                 if let Some(context) = context {
@@ -146,11 +248,19 @@ fn load_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), KubeErro
     match path {
         Some(path) => {
             let origin = path.display().to_string();
-            let text =
-                std::fs::read_to_string(path).map_err(|source| KubeError::ReadKubeconfig {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
+            let text = std::fs::read_to_string(path).map_err(|source| {
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    KubeError::KubeconfigMissing {
+                        path: path.to_path_buf(),
+                        origin: KubeconfigOrigin::Flag,
+                    }
+                } else {
+                    KubeError::ReadKubeconfig {
+                        path: path.to_path_buf(),
+                        source,
+                    }
+                }
+            })?;
             let kubeconfig =
                 Kubeconfig::from_yaml(&text).map_err(|source| KubeError::ParseKubeconfig {
                     origin: origin.clone(),
@@ -160,9 +270,11 @@ fn load_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), KubeErro
         }
         None => {
             let origin = std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".into());
-            let kubeconfig = Kubeconfig::read().map_err(|source| KubeError::ParseKubeconfig {
-                origin: origin.clone(),
-                source,
+            let kubeconfig = Kubeconfig::read().map_err(|e| {
+                default_kubeconfig_error(e, |source| KubeError::ParseKubeconfig {
+                    origin: origin.clone(),
+                    source,
+                })
             })?;
             Ok((kubeconfig, origin))
         }
@@ -217,8 +329,36 @@ users:
             Duration::from_secs(1),
         );
         let e = t.config().await.unwrap_err();
-        assert!(matches!(e, KubeError::ReadKubeconfig { .. }));
-        assert!(e.to_string().contains("/nonexistent/kubeconfig"), "{e}");
+        assert!(e.is_missing_named_kubeconfig(), "{e:?}");
+        assert_eq!(
+            crate::output::error_chain(&e),
+            "kubeconfig /nonexistent/kubeconfig does not exist (given with --kubeconfig): pass --kubeconfig the path of an existing kubeconfig file, or leave it out to use KUBECONFIG or ~/.kube/config"
+        );
+    }
+
+    #[test]
+    fn a_missing_default_kubeconfig_is_found_in_kube_errors() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let kube_error = kube::config::KubeconfigError::ReadConfig(io, "/gone/config".into());
+        let e = default_kubeconfig_error(kube_error, |source| KubeError::ParseKubeconfig {
+            origin: "x".into(),
+            source,
+        });
+        assert!(e.is_missing_kubeconfig(), "{e:?}");
+        let text = crate::output::error_chain(&e);
+        assert!(
+            text.starts_with("kubeconfig /gone/config does not exist ("),
+            "{text}"
+        );
+        assert_eq!(text.matches("/gone/config").count(), 1, "{text}");
+        // Other errors keep their own variant.
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let kube_error = kube::config::KubeconfigError::ReadConfig(io, "/x".into());
+        let e = default_kubeconfig_error(kube_error, |source| KubeError::ParseKubeconfig {
+            origin: "x".into(),
+            source,
+        });
+        assert!(matches!(e, KubeError::ParseKubeconfig { .. }), "{e:?}");
     }
 
     #[tokio::test]

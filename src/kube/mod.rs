@@ -8,4 +8,4 @@ pub mod inventory;
 pub mod resources;
 pub mod wait;
 
-pub use client::{KubeError, KubeTarget};
+pub use client::{KubeError, KubeTarget, KubeconfigOrigin};

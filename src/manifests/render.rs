@@ -13,6 +13,7 @@ use super::labels;
 use super::order;
 use super::profile::{Component, Profile};
 use super::yaml::{self, YamlError};
+use crate::output::error_chain;
 
 /// Cluster name the single-cluster profile uses when `cluster.name` is empty.
 pub const DEFAULT_SINGLE_CLUSTER_NAME: &str = "mgmt-cluster";
@@ -339,17 +340,6 @@ fn load_templates() -> Result<Tera, RenderError> {
             message: error_chain(&err),
         })?;
     Ok(tera)
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 fn context(

@@ -13,7 +13,7 @@ pub use format::OutputFormat;
 pub use printer::{Printer, PrinterOptions};
 pub use progress::Progress;
 pub use prompt::PromptError;
-pub use report::{one_line, report_clap_error, report_error, report_panic};
+pub use report::{error_chain, one_line, report_clap_error, report_error, report_panic};
 pub use style::Style;
 
 /// A value that has a human (table) form in addition to its serde form.

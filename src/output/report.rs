@@ -18,20 +18,29 @@ pub fn report_error(error: &anyhow::Error) {
     let _ = writeln!(err, "{text}");
 }
 
-/// The error and its causes on one line, without repeating a cause its parent already shows.
+/// The error and its causes on one line, without repeating a cause already shown.
 pub fn one_line(error: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if text.is_empty() {
-            continue;
+    error_chain(error.as_ref())
+}
+
+/// An error and its sources on one line, joined with `: `. Many errors (kube's among them, and
+/// ours built with thiserror) show their source in their own message *and* return it from
+/// `source()`: a cause whose text is already part of the line is left out, so each appears once.
+/// Use this (or [`one_line`]) rather than `{:#}`, which repeats every such cause.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = String::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        if !cause_text.is_empty() && !text.contains(&cause_text) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause_text);
         }
-        if parts.last().is_some_and(|last| last.contains(&text)) {
-            continue;
-        }
-        parts.push(text);
+        next = cause.source();
     }
-    parts.join(": ")
+    text
 }
 
 /// Reports a command-line parsing error and returns its exit code: 0 for `--help` and
@@ -94,5 +103,28 @@ mod tests {
         .context("reading kubeconfig /x")
         .unwrap_err();
         assert_eq!(one_line(&e), "reading kubeconfig /x: no such file");
+    }
+
+    /// An error that shows its source in its message and also returns it, like kube's.
+    #[derive(Debug, thiserror::Error)]
+    #[error("failed to read kubeconfig from '\"/x\"': {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[test]
+    fn causes_already_shown_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(Repeats(io))
+            .context(
+                "cannot use kubeconfig /x: failed to read kubeconfig from '\"/x\"': no such file",
+            )
+            .context("listing clusters");
+        // `{:#}` shows the same cause three times.
+        assert_eq!(format!("{e:#}").matches("no such file").count(), 3);
+        let text = one_line(&e);
+        assert_eq!(
+            text,
+            "listing clusters: cannot use kubeconfig /x: failed to read kubeconfig from '\"/x\"': no such file"
+        );
+        assert_eq!(error_chain(e.as_ref()), text);
     }
 }

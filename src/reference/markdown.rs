@@ -110,6 +110,10 @@ fn flag_names(arg: &clap::Arg) -> String {
     if let Some(l) = arg.get_long() {
         names.push(format!("--{l}"));
     }
+    // Visible aliases are flags people type (README's `install --license-key`): listed too.
+    for alias in arg.get_visible_aliases().unwrap_or_default() {
+        names.push(format!("--{alias}"));
+    }
     let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values())
         && !matches!(
             arg.get_action(),

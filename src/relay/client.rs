@@ -54,20 +54,8 @@ impl RelayTarget {
     }
 }
 
-/// Renders an error and all its sources on one line.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+/// Renders an error and all its sources on one line, each cause once.
+pub use crate::output::error_chain;
 
 /// Opens an HTTP/2 channel to the relay, doing TLS with `tls` (with or without a
 /// client certificate). The TCP connect and TLS handshake are bounded by the target's

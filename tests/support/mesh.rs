@@ -1,16 +1,16 @@
-//! The platform run locally against the e2e API server (`MESHCTL_E2E_KUBECONFIG`): the API server
-//! has no nodes and no controllers, so `meshctl serve mgmt-server` and `meshctl serve agent` run
-//! here as processes with the kubeconfig, exactly as the installed Deployments would run them
+//! The platform run locally against the e2e clusters (`MESHCTL_E2E_KUBECONFIG`, from
+//! scripts/e2e-cluster.sh): their pods become Ready through kwok but no container runs, so
+//! `meshctl serve mgmt-server` and `meshctl serve agent` run here as processes with the kubeconfig, exactly as the installed Deployments would run them
 //! (templates/mgmt-server/deployment.yaml.tera, templates/agent/deployment.yaml.tera), except that
 //! they listen on 127.0.0.1 port 0 and the bound addresses are read from their logs.
 //!
 //! The usual sequence:
 //! 1. [`Installation::install`]: `meshctl install --wait=false` with a test license: CRDs
-//!    (Established), the license Secret, the server Deployment (never available: no pods) and its
-//!    Services. `cluster register` needs that Deployment.
+//!    (Established), the license Secret, the server Deployment (its pod becomes Ready through kwok;
+//!    no container runs) and its Services. `cluster register` needs that Deployment.
 //! 2. [`LocalServer::start`] with [`ServerOptions::installed`]: the server creates the relay PKI
 //!    Secrets (`relay-root-tls-secret`, ...) in the namespace.
-//! 3. [`Registration::register`]: the real `meshctl cluster register NAME --self --wait=false
+//! 3. [`Registration::register`]: the real `meshctl cluster register NAME --wait=false
 //!    --relay-address <the local relay>` (the API server's LoadBalancer never gets an address).
 //! 4. [`LocalAgent::start`]: the agent with the Secrets register copied (token
 //!    `relay-identity-token`, `ca.crt` of `relay-root-tls-secret`) in the agent namespace.
@@ -137,6 +137,17 @@ pub fn ok_json(output: Output) -> Value {
 }
 
 /// `--mgmt-context C --remote-context C` as the environment names them (multi-cluster commands).
+/// `--self` when the management and the workload context name the same cluster (register
+/// refuses that otherwise); nothing for two clusters, as an operator registers one.
+pub fn self_flag(env: &E2eEnv) -> Option<String> {
+    let same = match (&env.mgmt_context, &env.remote_context) {
+        (_, None) => true,
+        (Some(m), Some(r)) => m == r,
+        (None, Some(_)) => false,
+    };
+    same.then(|| "--self".to_owned())
+}
+
 pub fn context_args(env: &E2eEnv) -> Vec<String> {
     let mut args = Vec::new();
     if let Some(c) = &env.mgmt_context {
@@ -600,16 +611,15 @@ impl Registration {
         }
     }
 
-    /// `meshctl cluster register NAME --self --wait=false --relay-address RELAY --set
-    /// namespace=AGENT_NS -o json` (with the environment's contexts); returns the summary.
-    /// `--self`: the e2e contexts may name one API server. The relay address is the local
+    /// `meshctl cluster register NAME --wait=false --relay-address RELAY --set
+    /// namespace=AGENT_NS -o json` (with the environment's contexts, and `--self` when both name
+    /// one cluster); returns the summary. The relay address is the local
     /// server's: the API server's LoadBalancer Service never gets an address.
     pub fn register(&mut self, relay_address: &str) -> Value {
         let mut args = vec![
             "cluster".to_owned(),
             "register".to_owned(),
             self.cluster.clone(),
-            "--self".to_owned(),
             "--wait=false".to_owned(),
             "--relay-address".to_owned(),
             relay_address.to_owned(),
@@ -619,11 +629,12 @@ impl Registration {
             "json".to_owned(),
         ];
         args.extend(context_args(&self.env));
+        args.extend(self_flag(&self.env));
         self.registered = true;
         ok_json(meshctl(&self.env, false, &self.mgmt_namespace, &args))
     }
 
-    /// `meshctl cluster register NAME --self --relay-address RELAY --set namespace=AGENT_NS -o
+    /// `meshctl cluster register NAME [--self] --relay-address RELAY --set namespace=AGENT_NS -o
     /// json EXTRA...` in the background, e.g. with `--wait --mgmt-admin-address ADMIN` to wait
     /// (as register does by default) until the agent, started by the test once register wrote
     /// its Secrets and Deployment, is connected.
@@ -632,7 +643,6 @@ impl Registration {
             "cluster".to_owned(),
             "register".to_owned(),
             self.cluster.clone(),
-            "--self".to_owned(),
             "--relay-address".to_owned(),
             relay_address.to_owned(),
             "--set".to_owned(),
@@ -641,6 +651,7 @@ impl Registration {
             "json".to_owned(),
         ];
         args.extend(context_args(&self.env));
+        args.extend(self_flag(&self.env));
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         self.registered = true;
         meshctl_background(&self.env, false, &self.mgmt_namespace, &args)

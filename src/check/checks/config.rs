@@ -48,7 +48,9 @@ impl Config {
                 Severity::Error,
             )
             .depends_on(&["kubernetes-api"])
-            .retryable(),
+            .retryable()
+            // Without an installation no server translates the resources.
+            .retry_while(&["install"]),
             cluster,
             namespace: namespace.into(),
             kinds: translated_kinds(),

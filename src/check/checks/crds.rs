@@ -48,7 +48,9 @@ impl Crds {
                 Severity::Error,
             )
             .depends_on(&["kubernetes-api"])
-            .retryable(),
+            .retryable()
+            // CRDs that are missing with no installation at all will not appear by waiting.
+            .retry_while(&["install"]),
             cluster,
         }
     }

@@ -13,8 +13,9 @@ use crate::check::model::{CheckSpec, Finding, Severity};
 
 /// Oldest supported Kubernetes minor version (1.x).
 pub const MIN_MINOR: u32 = 28;
-/// Newest Kubernetes minor version meshctl is tested with (1.x).
-pub const MAX_MINOR: u32 = 34;
+/// Newest Kubernetes minor version meshctl is tested with (1.x): the e2e tier runs on it in CI
+/// (scripts/e2e-cluster.sh builds that release).
+pub const MAX_MINOR: u32 = 36;
 /// Above this, `GET /version` counts as slow.
 pub const SLOW_API: Duration = Duration::from_secs(1);
 
@@ -168,10 +169,10 @@ mod tests {
         assert_eq!(old.verdict, Verdict::Fail);
         assert_eq!(
             old.message,
-            "Kubernetes 1.27 (v1.27.9) is older than the supported 1.28–1.34"
+            "Kubernetes 1.27 (v1.27.9) is older than the supported 1.28–1.36"
         );
         assert_eq!(
-            evaluate_version("1", "35", "v1.35.0").verdict,
+            evaluate_version("1", "37", "v1.37.0").verdict,
             Verdict::Warn
         );
         assert_eq!(evaluate_version("", "", "?").verdict, Verdict::Warn);

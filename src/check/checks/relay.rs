@@ -63,7 +63,14 @@ impl Relay {
                 Severity::Fatal,
             )
             .depends_on(admin_depends_on)
-            .retryable(),
+            .retryable()
+            // Reached through the install namespace's Service: with no installation there,
+            // waiting will not make it answer. (An admin address may be a server elsewhere.)
+            .retry_while(if admin_depends_on.is_empty() {
+                &[]
+            } else {
+                &["install"]
+            }),
             RelayCheck::Connected => CheckSpec::new(
                 "relay-clusters-connected",
                 category,
@@ -153,10 +160,14 @@ impl Relay {
         };
         match self.which {
             RelayCheck::Admin => {
+                // What the server knows is its relay view (clusters whose agents connected, and
+                // in a cluster the registrations it lists): not what is registered, which only
+                // the KubernetesCluster resources say (relay-clusters-connected, cluster list).
                 let message = format!(
-                    "{} answers: {} registered",
+                    "{} answers: {} known, {} connected",
                     capitalize(&source.describe()),
-                    plural(clusters.len(), "cluster")
+                    plural(clusters.len(), "cluster"),
+                    clusters.iter().filter(|c| c.connected).count()
                 );
                 Finding::pass(message)
             }
@@ -642,7 +653,7 @@ mod tests {
         }
         assert_eq!(
             run.categories[0].1[0].message,
-            "The fixed source answers: 1 cluster registered"
+            "The fixed source answers: 1 cluster known, 1 connected"
         );
     }
 }

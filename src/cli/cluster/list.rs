@@ -53,21 +53,23 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         (Ok(connected), _) => Some(connected.cluster),
         // The admin API alone still gives the live view.
         (Err(err), Some(_)) => {
-            listing
-                .warnings
-                .push(format!("{err:#}: showing the server's view only"));
+            listing.warnings.push(format!(
+                "{}: showing the server's view only",
+                crate::output::one_line(&err)
+            ));
             None
         }
         (Err(err), None) => return Err(err),
     };
-    let mut registered = Vec::new();
+    // `None`: the registrations could not be read, so REGISTERED is unknown (not "no").
+    let mut registered = None;
     if let Some(mgmt) = &mgmt {
         let api: Api<KubernetesCluster> = Api::namespaced(mgmt.client.clone(), &namespace);
         match mgmt
             .call("list KubernetesClusters", api.list(&ListParams::default()))
             .await
         {
-            Ok(list) => registered = list.items,
+            Ok(list) => registered = Some(list.items),
             Err(err) => listing
                 .warnings
                 .push(format!("cannot list the registrations: {err}")),
@@ -103,7 +105,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             .and_then(|s| s.version);
     }
     listing.clusters = join(
-        &registered,
+        registered.as_deref(),
         relay.as_deref(),
         listing.server_version.as_deref(),
         jiff::Timestamp::now(),

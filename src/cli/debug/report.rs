@@ -162,7 +162,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         let client = match target.client().await {
             Ok(c) => c,
             Err(e) => {
-                bundle.problem(dir, format!("{e:#}"));
+                bundle.problem(dir, crate::output::error_chain(&e));
                 continue;
             }
         };

@@ -36,7 +36,12 @@ impl fmt::Debug for SecretText {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct KeyArgs {
     /// The license key (visible in the process list: prefer --key-file or MESHCTL_LICENSE_KEY)
-    #[arg(long, value_name = "KEY", conflicts_with = "key_file")]
+    #[arg(
+        long,
+        value_name = "KEY",
+        conflicts_with = "key_file",
+        visible_alias = "license-key"
+    )]
     pub key: Option<SecretText>,
 
     /// Read the license key from FILE ('-' reads stdin)
@@ -156,6 +161,22 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        key: KeyArgs,
+    }
+
+    #[test]
+    fn license_key_is_another_name_of_key() {
+        use clap::Parser as _;
+        let cli = Cli::try_parse_from(["x", "--license-key", "eyJk"]).unwrap();
+        let k = cli.key.resolve_with_env(None).unwrap().unwrap();
+        assert_eq!((k.key.as_str(), k.source), ("eyJk", KeySource::Flag));
+        assert!(Cli::try_parse_from(["x", "--license-key", "k", "--key-file", "f"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--license-key", "k", "--key", "k"]).is_err());
     }
 
     #[test]

@@ -38,11 +38,15 @@ pub async fn run(cmd: Command, ctx: &Context) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Prints a report (stdout) and its warnings (stderr); the outcome follows the report.
+/// Prints a report (stdout: it is data, in the chosen format), then its warnings and the error
+/// that failed it (stderr: for people, never mixed into the data); the outcome follows the report.
 pub(crate) fn print_report(printer: &Printer, report: &LicenseReport) -> anyhow::Result<Outcome> {
     printer.data(report)?;
     for warning in &report.warnings {
         printer.warn(warning);
+    }
+    if let Some(error) = &report.error {
+        printer.error(error);
     }
     Ok(if report.passed() {
         Outcome::Success

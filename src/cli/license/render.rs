@@ -13,11 +13,8 @@ impl Render for LicenseReport {
                 _ => style.error(status),
             };
         }
-        let mut text = table::key_values(rows.iter().map(|(k, v)| (*k, v.clone())));
-        if let Some(error) = &self.error {
-            text.push_str(&format!("{} {error}\n", style.error("error:")));
-        }
-        text
+        // The error is not data: `print_report` writes it to stderr.
+        table::key_values(rows.iter().map(|(k, v)| (*k, v.clone())))
     }
 }
 
@@ -27,13 +24,14 @@ mod tests {
     use crate::license::TrustedIssuers;
 
     #[test]
-    fn an_invalid_report_shows_the_error() {
+    fn an_invalid_report_shows_its_state_but_not_the_error() {
         let trusted = TrustedIssuers::builtin().unwrap();
         let report = LicenseReport::refused(None, &"license key is empty", &trusted);
         let text = report.render_table(&Style::new(false));
         assert!(text.starts_with("Status:"), "{text}");
         assert!(text.contains("INVALID"), "{text}");
-        assert!(text.ends_with("error: license key is empty\n"), "{text}");
         assert!(text.contains("(builtin)"), "{text}");
+        // The error goes to stderr (print_report), never into the data on stdout.
+        assert!(!text.contains("license key is empty"), "{text}");
     }
 }
