@@ -429,17 +429,19 @@ fn output_junit_is_refused_by_other_commands() {
 }
 
 #[test]
-fn unreachable_api_server_is_a_failed_check() {
+fn unreachable_api_server_is_an_environment_error_with_the_report() {
     // A port nothing listens on.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     drop(listener);
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = write_kubeconfig(dir.path(), &address);
+    // Exit 3 (environment), not 1 (a finding about the installation); the report still comes.
     let out = meshctl(&kubeconfig)
         .args(["--wait=0s", "-o", "json"])
         .assert()
-        .code(1)
+        .code(3)
+        .stderr(predicates::str::contains(address.as_str()))
         .get_output()
         .clone();
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();

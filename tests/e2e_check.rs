@@ -228,3 +228,45 @@ fn an_unavailable_deployment_of_another_version_is_named() {
     );
     drop(ns);
 }
+
+/// check's truth table, last row: an API server that does not answer is an environment error
+/// (exit 3), not a failed check (exit 1). The e2e kubeconfig with its servers moved to a port on
+/// which nothing listens.
+#[test]
+fn an_unreachable_api_server_is_an_environment_error() {
+    let Some(env) = E2eEnv::from_env("an_unreachable_api_server_is_an_environment_error") else {
+        return;
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let text = std::fs::read_to_string(&env.kubeconfig).unwrap();
+    let mut kubeconfig = kube::config::Kubeconfig::from_yaml(&text).unwrap();
+    for named in &mut kubeconfig.clusters {
+        if let Some(cluster) = named.cluster.as_mut() {
+            cluster.server = Some(format!("https://127.0.0.1:{port}"));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unreachable.kubeconfig");
+    std::fs::write(&path, serde_json::to_vec(&kubeconfig).unwrap()).unwrap();
+    let unreachable = E2eEnv {
+        kubeconfig: path,
+        ..env
+    };
+    let out = meshctl(&unreachable, "mesh-system")
+        .args(["--wait=0s", "-o", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        format!("{stdout}{stderr}").contains(&format!("127.0.0.1:{port}")),
+        "the error names the unreachable server:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+}

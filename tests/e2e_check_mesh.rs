@@ -36,7 +36,7 @@ use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use support::mesh::{
     AgentOptions, Installation, LocalAgent, LocalServer, Registration, ServerOptions, TestIssuer,
-    WAIT, meshctl, wait_connected, wait_disconnected,
+    WAIT, http_get, meshctl, wait_connected, wait_disconnected, wait_until,
 };
 use support::{E2eEnv, TestNamespace};
 
@@ -483,5 +483,75 @@ fn remote_context_checks_the_agent() {
         by_id(&report)["agent-deployment"]["message"],
         format!("no Deployment {mgmt_namespace}/mesh-agent in context {context}"),
         "{report:#}"
+    );
+}
+
+/// `license apply` to the running platform: the server reloads the new key from its Secret without a
+/// restart (same process) and tells the connected agent, whose license view gains the new product.
+#[test]
+fn license_apply_reaches_the_running_server_without_a_restart() {
+    let Some(env) = E2eEnv::from_env("license_apply_reaches_the_running_server_without_a_restart")
+    else {
+        return;
+    };
+    let mut platform = Platform::up(env, "e2e-check-reload");
+    let agent_admin = platform.agent.admin.clone();
+    let products = |admin: &str| {
+        http_get(admin, "/api/v1/license")
+            .filter(|(status, _)| *status == 200)
+            .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
+            .map(|v| v["products"].clone())
+    };
+    let before = wait_until(
+        "the agent's first view of the license",
+        WAIT,
+        &mut [&mut platform.server.process, &mut platform.agent.process],
+        || products(&agent_admin).filter(|p| p.is_array()),
+    );
+    assert_eq!(before, json!(["mesh"]));
+    let server_pid = platform.server.process.pid();
+
+    let (key_file, _) = platform.issuer.license_for(
+        "e2e check, renewed",
+        "e2e-renewed.license",
+        jiff::SignedDuration::from_hours(1),
+        jiff::SignedDuration::from_hours(24 * 365),
+        vec![
+            meshctl::license::Product::Mesh,
+            meshctl::license::Product::Gateway,
+        ],
+    );
+    let trust = platform.issuer.trust_file.display().to_string();
+    let key = key_file.display().to_string();
+    let out = meshctl(
+        &platform.env,
+        false,
+        &platform.installation.namespace,
+        &[
+            "license",
+            "apply",
+            "--key-file",
+            &key,
+            "--trusted-issuer",
+            &trust,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "license apply failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = wait_until(
+        "the agent's view of the applied license",
+        WAIT,
+        &mut [&mut platform.server.process, &mut platform.agent.process],
+        || products(&agent_admin).filter(|p| p != &before),
+    );
+    assert_eq!(after, json!(["gateway", "mesh"]));
+    assert_eq!(platform.server.process.pid(), server_pid);
+    let logs = platform.server.process.logs();
+    assert!(
+        logs.matches("license loaded").count() >= 2,
+        "the server did not log the reload:\n{logs}"
     );
 }

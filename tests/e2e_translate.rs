@@ -23,9 +23,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::time::Duration;
-
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
@@ -36,7 +33,7 @@ use meshctl::api::{TranslationState, VirtualDestination, Workspace};
 use serde_json::{Value, json};
 use support::mesh::{
     AgentOptions, Installation, LocalAgent, LocalServer, Registration, ServerOptions, TestIssuer,
-    WAIT, wait_connected, wait_until,
+    WAIT, http_get, wait_connected, wait_until,
 };
 use support::{E2eEnv, TestNamespace};
 
@@ -58,23 +55,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// `GET path` on a local admin endpoint: (status, body), or `None` when it does not answer.
-fn http_get(address: &str, path: &str) -> Option<(u16, String)> {
-    let mut stream = std::net::TcpStream::connect(address).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .set_write_timeout(Some(Duration::from_secs(5)))
-        .ok()?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
-        .ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
 }
 
 /// Server-side applies the Istio fixture (a CRD whose fields another manager holds with other

@@ -119,6 +119,8 @@ type Erased = Arc<dyn Any + Send + Sync>;
 /// One cluster as the checks see it.
 pub struct ClusterAccess {
     label: String,
+    /// The API server's URL, when known: named when it cannot be reached.
+    server: Option<String>,
     client: Result<kube::Client, String>,
     timeout: Duration,
     version: Memo<(), Result<ServerVersion, ApiError>>,
@@ -144,6 +146,7 @@ impl ClusterAccess {
     ) -> Self {
         Self {
             label: label.into(),
+            server: None,
             client,
             timeout,
             version: Memo::default(),
@@ -153,6 +156,17 @@ impl ClusterAccess {
 
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// Names the API server's URL in the failures of `kubernetes-api`.
+    #[must_use]
+    pub fn with_server(mut self, server: impl Into<String>) -> Self {
+        self.server = Some(server.into());
+        self
+    }
+
+    pub fn server(&self) -> Option<&str> {
+        self.server.as_deref()
     }
 
     pub fn timeout(&self) -> Duration {

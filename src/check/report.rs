@@ -47,6 +47,19 @@ pub struct CheckReport {
     pub duration_ms: u64,
 }
 
+impl Report {
+    /// The failed `kubernetes-api` check of the management cluster, if it failed: the API server
+    /// did not answer or refused the credentials. That is an environment error (exit 3), not a
+    /// finding about the installation (exit 1); every check that needs the API was skipped.
+    pub fn unreachable_api(&self) -> Option<&CheckReport> {
+        self.categories
+            .iter()
+            .flat_map(|c| &c.checks)
+            .find(|c| c.id == super::checks::category::KUBERNETES_API)
+            .filter(|c| c.result == CheckResult::Failed)
+    }
+}
+
 impl CheckReport {
     fn from_record(record: &CheckRecord) -> Self {
         Self {
@@ -231,6 +244,30 @@ pub(crate) mod tests {
             ],
             duration: Duration::from_millis(60_250),
         }
+    }
+
+    #[test]
+    fn only_a_failed_api_check_makes_the_environment_the_failure() {
+        // A failing install check is a finding (exit 1), not an environment error.
+        assert!(
+            Report::new(&sample_run(), false)
+                .unreachable_api()
+                .is_none()
+        );
+        let mut run = sample_run();
+        run.categories[0].1[0] = record(
+            "kubernetes-api",
+            "kubernetes-api",
+            CheckResult::Failed,
+            "https://127.0.0.1:1 did not answer",
+            None,
+            3,
+        );
+        let report = Report::new(&run, false);
+        assert_eq!(
+            report.unreachable_api().map(|c| c.message.as_str()),
+            Some("https://127.0.0.1:1 did not answer")
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 ///   meshctl check -o junit > check-report.xml
 ///
 /// Exit codes: 0 all checks passed (warnings allowed), 1 a check failed (or warned, with
-/// --fail-on-warnings).
+/// --fail-on-warnings), 3 the Kubernetes API server did not answer or refused the credentials.
 #[derive(Debug, Clone, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -99,7 +99,11 @@ async fn cluster_access(
         }
         Err(e) => Err(crate::output::error_chain(&e)),
     };
-    Ok(ClusterAccess::new(label, client, timeout))
+    let access = ClusterAccess::new(label, client, timeout);
+    Ok(match target.config().await {
+        Ok(config) => access.with_server(config.cluster_url.to_string()),
+        Err(_) => access,
+    })
 }
 
 fn build_plan(
@@ -195,6 +199,15 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         std::fs::write(path, to_junit(&report, args.fail_on_warnings))
             .with_context(|| format!("writing the JUnit report to {}", path.display()))
             .exit_kind(ExitKind::Environment)?;
+    }
+    if let Some(api) = report.unreachable_api() {
+        // The report is out (CI reads it); the exit code says the environment, not the platform,
+        // is what failed.
+        return Err(classify(
+            ExitKind::Environment,
+            anyhow::anyhow!("{}", api.message),
+        ))
+        .context("the Kubernetes API server cannot be used");
     }
     Ok(if report.success {
         Outcome::Success

@@ -223,14 +223,32 @@ impl TestIssuer {
         issued_ago: jiff::SignedDuration,
         expires_in: jiff::SignedDuration,
     ) -> (PathBuf, String) {
-        use meshctl::license::{LicenseRequest, LicenseType, Product, issue};
+        self.license_for(
+            licensee,
+            file,
+            issued_ago,
+            expires_in,
+            vec![meshctl::license::Product::Mesh],
+        )
+    }
+
+    /// [`TestIssuer::license`] for `products`.
+    pub fn license_for(
+        &self,
+        licensee: &str,
+        file: &str,
+        issued_ago: jiff::SignedDuration,
+        expires_in: jiff::SignedDuration,
+        products: Vec<meshctl::license::Product>,
+    ) -> (PathBuf, String) {
+        use meshctl::license::{LicenseRequest, LicenseType, issue};
         let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap();
         let key = issue(
             &LicenseRequest {
                 issuer: "e2e".into(),
                 licensee: licensee.into(),
                 license_type: LicenseType::Trial,
-                products: vec![Product::Mesh],
+                products,
                 modules: vec![],
                 max_clusters: Some(5),
                 issued_at: now.checked_sub(issued_ago).unwrap(),
@@ -835,4 +853,22 @@ pub fn wait_disconnected(env: &E2eEnv, server: &mut LocalServer, cluster: &str) 
         &mut [],
         |row| row["connected"] == false,
     )
+}
+
+/// `GET path` on a local admin endpoint: (status, body), or `None` when it does not answer.
+pub fn http_get(address: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .ok()?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
 }

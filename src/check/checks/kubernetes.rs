@@ -58,7 +58,14 @@ impl KubernetesApi {
                     Finding::pass(message)
                 }
             }
-            Err(e) => api_failure(&e),
+            Err(e) => {
+                let mut finding = api_failure(&e);
+                if let Some(server) = self.cluster.server() {
+                    finding.message =
+                        format!("{server} ({}): {}", self.cluster.label(), finding.message);
+                }
+                finding
+            }
         }
     }
 }
@@ -219,6 +226,18 @@ mod tests {
             .await;
         assert_eq!(f.verdict, Verdict::Fail);
         assert_eq!(f.message, "no Kubernetes client: context 'x' not found");
+
+        // With its URL known, the failure names the server that did not answer.
+        let api = MockApi::start(|_, _, _| (401, status(401, "Unauthorized", "Unauthorized")));
+        let named = api.cluster().with_server("https://127.0.0.1:6443/");
+        let f = KubernetesApi::new("kubernetes-api", "k", Arc::new(named))
+            .run(0)
+            .await;
+        assert!(
+            f.message.starts_with("https://127.0.0.1:6443/ (test): "),
+            "{}",
+            f.message
+        );
     }
 
     #[tokio::test]
