@@ -534,3 +534,170 @@ async fn upgrade_without_an_installation_fails_clearly() {
         "{stderr}"
     );
 }
+
+/// The Deployments labelled for `namespace` whose rollout is not complete: (name, why).
+async fn not_rolled_out(client: &kube::Client, namespace: &str) -> Vec<(String, String)> {
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), namespace);
+    let selector = meshctl::manifests::labels::install_selector(namespace);
+    api.list(&ListParams::default().labels(&selector))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|d| {
+            let want = d.spec.replicas.unwrap_or(1);
+            let status = d.status.clone().unwrap_or_default();
+            let ready = status.ready_replicas.unwrap_or(0);
+            let available = status.available_replicas.unwrap_or(0);
+            (status.observed_generation < d.metadata.generation || ready < want || available < want)
+                .then(|| {
+                    (
+                        d.metadata.name.clone().unwrap_or_default(),
+                        format!("{available}/{want} available, {ready} ready"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// `install --wait` of every profile on the real control plane: the Deployments roll out (the
+/// controller manager makes the pods, the scheduler binds them to kwok's node, kwok makes them
+/// Ready), so install returns only once they are available; `check`'s install category is then all
+/// green; a second install changes nothing; uninstall leaves no labelled object but its Secrets.
+#[tokio::test]
+async fn every_profile_installs_with_wait_until_its_pods_are_ready() {
+    let Some(env) = E2eEnv::from_env("every_profile_installs_with_wait_until_its_pods_are_ready")
+    else {
+        return;
+    };
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let client = env.client(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let license = support::license_args(&dir, "e2e profiles");
+    let agent_values = [
+        "--set",
+        "cluster.name=e2e-profile",
+        "--set",
+        "agent.relayAddress=127.0.0.1:9900",
+    ];
+    let cases: [(&str, Vec<&str>, &[&str]); 3] = [
+        (
+            "mgmt",
+            vec![
+                "--set",
+                "redis.enabled=true",
+                "--set",
+                "prometheus.enabled=true",
+            ],
+            &["mesh-mgmt-server", "mesh-prometheus", "mesh-redis"],
+        ),
+        ("agent", agent_values.to_vec(), &["mesh-agent"]),
+        (
+            "single-cluster",
+            agent_values.to_vec(),
+            &["mesh-agent", "mesh-mgmt-server"],
+        ),
+    ];
+    for (profile, values, deployments) in cases {
+        let namespace = unique_namespace(&format!("e2e-profile-{profile}"));
+        let _cleanup = Cleanup {
+            env: &env,
+            namespace: namespace.clone(),
+        };
+        let mut args = vec![
+            "install".to_owned(),
+            "--profile".to_owned(),
+            profile.to_owned(),
+            "--wait".to_owned(),
+            "--timeout".to_owned(),
+            "120s".to_owned(),
+            "-o".to_owned(),
+            "json".to_owned(),
+        ];
+        args.extend(values.iter().map(|v| (*v).to_owned()));
+        if profile != "agent" {
+            args.extend(license.iter().cloned());
+        }
+        let first = json(meshctl(&env, &namespace, &args));
+        assert!(
+            actions(&first).iter().all(|(_, a)| a == "created"),
+            "{profile}: {first}"
+        );
+        // --wait returned: every Deployment is rolled out, with pods Ready.
+        assert_eq!(
+            not_rolled_out(&client, &namespace).await,
+            Vec::<(String, String)>::new(),
+            "{profile}"
+        );
+        let mut installed: Vec<String> = labelled(&client, &namespace)
+            .await
+            .into_iter()
+            .filter_map(|o| o.strip_prefix("Deployment ").map(str::to_owned))
+            .collect();
+        installed.sort();
+        assert_eq!(installed, *deployments, "{profile}");
+        let pods: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(client.clone(), &namespace);
+        let pods = pods.list(&ListParams::default()).await.unwrap().items;
+        assert_eq!(pods.len(), deployments.len(), "{profile}: one pod each");
+        for pod in &pods {
+            let status = pod.status.clone().unwrap_or_default();
+            assert_eq!(status.phase.as_deref(), Some("Running"), "{profile}");
+            assert!(
+                pod.spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.clone())
+                    .is_some(),
+                "{profile}: the scheduler bound the pod"
+            );
+        }
+
+        if profile != "agent" {
+            // check's install category on the real rollout (the relay checks need a running
+            // server, which tests/e2e_check_mesh.rs runs).
+            let out = meshctl(&env, &namespace, &["check", "--wait=0s", "-o", "json"]);
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                panic!("{profile}: no check report ({e}): {out:?}");
+            });
+            let mut results = std::collections::BTreeMap::new();
+            for category in report["categories"].as_array().unwrap() {
+                for check in category["checks"].as_array().unwrap() {
+                    results.insert(
+                        check["id"].as_str().unwrap().to_owned(),
+                        (check["result"].clone(), check["message"].clone()),
+                    );
+                }
+            }
+            for id in [
+                "kubernetes-api",
+                "crds",
+                "install",
+                "install-available",
+                "install-pods",
+                "install-images",
+            ] {
+                assert_eq!(results[id].0, "passed", "{profile} {id}: {report:#}");
+            }
+        }
+
+        // Again: nothing changes.
+        let again = json(meshctl(&env, &namespace, &args));
+        assert!(
+            actions(&again).iter().all(|(_, a)| a == "unchanged"),
+            "{profile}: re-install changed something: {again}"
+        );
+
+        let report = json(meshctl(
+            &env,
+            &namespace,
+            &["uninstall", "--yes", "--timeout", "60s", "-o", "json"],
+        ));
+        let left: Vec<String> = labelled(&client, &namespace)
+            .await
+            .into_iter()
+            .filter(|o| !o.starts_with("Secret "))
+            .collect();
+        assert_eq!(left, Vec::<String>::new(), "{profile}: {report}");
+    }
+}

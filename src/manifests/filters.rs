@@ -10,7 +10,7 @@ pub fn to_yaml(value: &Value, kwargs: Kwargs, _: &State) -> TeraResult<String> {
     // serde_json's maps are sorted, so the output does not depend on tera's hash map order.
     let json = serde_json::to_value(value)
         .map_err(|err| tera::Error::message(format!("to_yaml: {err}")))?;
-    let text = super::yaml::to_string(&json)
+    let text = super::yaml::to_inline_string(&json)
         .map_err(|err| tera::Error::message(format!("to_yaml: {err}")))?;
     Ok(match indent {
         None => text,
@@ -61,6 +61,24 @@ mod tests {
             assert_eq!(parse(&out), serde_json::json!({ "v": value }), "{out}");
         }
         assert_eq!(render("v: {{ x | to_yaml }}", serde_json::json!(3)), "v: 3");
+    }
+
+    #[test]
+    fn long_and_multi_line_strings_stay_inline() {
+        // A flag with a long namespace in it went over 80 characters and came out as a folded
+        // block scalar, which broke the list item it was in (found by the e2e tier).
+        let long = format!(
+            "--relay-server-san={}",
+            "mesh-mgmt-server.e2e-profile-single-cluster-123456.svc.cluster.local extra words"
+        );
+        for value in [serde_json::json!(long), serde_json::json!("two\nlines\n")] {
+            let out = render("args:\n- {{ x | to_yaml }}\n- next", value.clone());
+            assert_eq!(
+                parse(&out),
+                serde_json::json!({ "args": [value, "next"] }),
+                "{out}"
+            );
+        }
     }
 
     #[test]

@@ -44,6 +44,19 @@ pub fn to_string(value: &Value) -> Result<String, serde_saphyr::SerializeError> 
     Ok(text)
 }
 
+/// [`to_string`] for a value placed inside a line of a template (`- {{ x | to_yaml }}`): strings
+/// are never block scalars (`>` for lines over 80 characters, `|` for several lines), which are
+/// valid only where the template's indentation matches theirs; they are quoted instead.
+pub fn to_inline_string(value: &Value) -> Result<String, serde_saphyr::SerializeError> {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.prefer_block_scalars = false;
+    let mut text = serde_saphyr::to_string_with_options(value, options)?;
+    while text.ends_with('\n') {
+        text.pop();
+    }
+    Ok(text)
+}
+
 fn is_blank(text: &str) -> bool {
     text.lines().all(|line| {
         let line = line.trim();

@@ -339,6 +339,15 @@ pub fn image_tag(image: &str) -> Option<&str> {
     last_segment.split_once(':').map(|(_, tag)| tag)
 }
 
+/// Whether `image` is meshctl's own (`<registry>/<path>/meshctl[:tag][@digest]`, a mirror
+/// included): only those run this binary and must match its version. The third-party images the
+/// chart can add (Redis, Prometheus) have versions of their own.
+pub fn is_meshctl_image(image: &str) -> bool {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last_segment = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    last_segment.split(':').next() == Some("meshctl")
+}
+
 pub fn images(namespace: &str, ours: &[&Deployment], version: &str) -> Finding {
     let mut mismatched = Vec::new();
     let mut untagged = Vec::new();
@@ -353,6 +362,9 @@ pub fn images(namespace: &str, ours: &[&Deployment], version: &str) -> Finding {
             .unwrap_or_default();
         for c in containers {
             let image = c.image.unwrap_or_default();
+            if !is_meshctl_image(&image) {
+                continue;
+            }
             let object = format!(
                 "Deployment {namespace}/{} container {}",
                 name_of(&d.metadata),
@@ -388,7 +400,7 @@ pub fn images(namespace: &str, ours: &[&Deployment], version: &str) -> Finding {
             "images pinned by digest or without a tag cannot be compared with the meshctl version",
         );
     }
-    Finding::pass(format!("all images are tagged {version}"))
+    Finding::pass(format!("all meshctl images are tagged {version}"))
 }
 
 #[cfg(test)]
@@ -640,6 +652,24 @@ mod tests {
             f.message,
             "pod q cannot be scheduled (Unschedulable: no nodes available to schedule pods)"
         );
+    }
+
+    #[test]
+    fn only_meshctl_images_are_compared_with_the_version() {
+        assert!(is_meshctl_image("ghcr.io/meshctl/meshctl:0.1.0"));
+        assert!(is_meshctl_image(
+            "registry.local:5000/mirror/meshctl@sha256:abc"
+        ));
+        assert!(!is_meshctl_image("docker.io/library/redis:7.4-alpine"));
+        assert!(!is_meshctl_image("quay.io/prometheus/prometheus:v3.1.0"));
+        let d: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "mesh-redis"},
+            "spec": {"selector": {}, "template": {"spec": {"containers": [
+                {"name": "redis", "image": "docker.io/library/redis:7.4-alpine"}]}}}
+        }))
+        .unwrap();
+        let f = images("mesh-system", &[&d], "0.1.0");
+        assert_eq!(f.verdict, Verdict::Pass, "{f:?}");
     }
 
     #[test]
