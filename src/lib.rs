@@ -2,7 +2,6 @@
 //! application-networking platform. See DESIGN.md for the architecture.
 
 pub mod agent;
-pub mod api;
 pub mod bench;
 pub mod check;
 pub mod cli;
@@ -10,15 +9,16 @@ pub mod cluster;
 pub mod debug;
 pub mod exit;
 pub mod kube;
-pub mod license;
 pub mod logging;
 pub mod manifests;
 pub mod output;
 pub mod reference;
 pub mod relay;
 pub mod server;
-pub mod translate;
 pub mod version;
+
+// The pure core lives in its own crate (crates/meshctl-core); its modules keep their paths here.
+pub use meshctl_core::{api, license, translate};
 
 /// Installs rustls' ring provider as the process default. Must run before any TLS use
 /// (kube, tonic); a second call is harmless.

@@ -1,6 +1,7 @@
 //! Everything meshctl shows a person or a program: the [`Printer`] (the only writer to
 //! stdout), output formats, tables, progress and prompts.
 
+mod catalog;
 mod format;
 mod printer;
 mod progress;

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::api::TranslationState;
-use crate::output::{Render, Style, table};
 
 use super::inputs::Inputs;
 use super::inventory::ServicePort;
@@ -113,59 +112,6 @@ impl ServiceCatalog {
     }
 }
 
-impl Render for ServiceCatalog {
-    fn render_table(&self, _style: &Style) -> String {
-        let rows = self.services.iter().map(|s| {
-            let clusters: Vec<&str> = s.instances.iter().map(|i| i.cluster.as_str()).collect();
-            let mut ports: Vec<String> = s
-                .instances
-                .iter()
-                .flat_map(|i| i.ports.iter().map(|p| format!("{}/{}", p.port, p.protocol)))
-                .collect();
-            ports.sort();
-            ports.dedup();
-            let vds = if s.virtual_destinations.is_empty() {
-                "-".to_owned()
-            } else {
-                s.virtual_destinations.join(",")
-            };
-            [
-                s.namespace.clone(),
-                s.name.clone(),
-                clusters.join(","),
-                ports.join(","),
-                vds,
-            ]
-        });
-        let mut out = table::table(
-            [
-                "NAMESPACE",
-                "NAME",
-                "CLUSTERS",
-                "PORTS",
-                "VIRTUAL DESTINATIONS",
-            ],
-            rows,
-        );
-        if !self.virtual_destinations.is_empty() {
-            out.push('\n');
-            let rows = self.virtual_destinations.iter().map(|v| {
-                [
-                    format!("{}/{}", v.namespace, v.name),
-                    v.hosts.join(","),
-                    v.backends.len().to_string(),
-                    v.state.as_str().to_owned(),
-                ]
-            });
-            out.push_str(&table::table(
-                ["VIRTUAL DESTINATION", "HOSTS", "BACKENDS", "STATE"],
-                rows,
-            ));
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -215,30 +161,6 @@ mod tests {
         assert_eq!(
             json["virtual_destinations"][0]["hosts"],
             json!(["reviews.global"])
-        );
-    }
-
-    #[test]
-    fn renders_a_table() {
-        let text = catalog().render_table(&Style::new(false));
-        assert!(text.starts_with("NAMESPACE"), "{text}");
-        assert!(
-            text.lines()
-                .any(|l| l.split_whitespace().collect::<Vec<_>>()
-                    == [
-                        "bookinfo",
-                        "reviews",
-                        "cluster-1,cluster-2",
-                        "9080/TCP",
-                        "bookinfo-config/reviews"
-                    ]),
-            "{text}"
-        );
-        assert!(
-            text.lines()
-                .any(|l| l.split_whitespace().collect::<Vec<_>>()
-                    == ["bookinfo-config/reviews", "reviews.global", "2", "ACCEPTED"]),
-            "{text}"
         );
     }
 }

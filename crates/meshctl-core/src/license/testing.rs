@@ -1,5 +1,6 @@
 //! Shared fixtures for the licensing unit tests.
 
+#[cfg(test)]
 use std::sync::OnceLock;
 
 use jiff::Timestamp;
@@ -9,14 +10,14 @@ use super::keys::IssuerKeyPair;
 use super::trusted::{KeyOrigin, TrustedIssuers};
 
 /// Signs arbitrary claims JSON with `pair`, bypassing claim validation.
-pub(crate) fn sign_raw(pair: &IssuerKeyPair, claims_json: &str) -> String {
+pub fn sign_raw(pair: &IssuerKeyPair, claims_json: &str) -> String {
     let input = jws::signing_input(pair.kid(), claims_json.as_bytes()).unwrap();
     jws::assemble(&input, &pair.sign(input.as_bytes()))
 }
 
 /// A key for `products` and `modules`, issued an hour before `now` and valid for `valid_for`, signed
 /// by a fresh issuer; with the issuers that trust it (that issuer alone).
-pub(crate) fn key_from_fresh_issuer(
+pub fn key_from_fresh_issuer(
     products: &[super::Product],
     modules: &[super::Module],
     now: Timestamp,
@@ -43,12 +44,14 @@ pub(crate) fn key_from_fresh_issuer(
 }
 
 /// An issuer key trusted from a file, and a one-year mesh license it signs.
+#[cfg(test)]
 pub(crate) struct Fixture {
     pub pair: IssuerKeyPair,
     pub trusted: TrustedIssuers,
     pub iat: i64,
 }
 
+#[cfg(test)]
 impl Fixture {
     pub fn new() -> Self {
         let pair = IssuerKeyPair::generate();

@@ -21,8 +21,11 @@ pub mod report;
 pub mod trusted;
 pub mod verify;
 
-#[cfg(test)]
-pub(crate) mod testing;
+/// Signed test licenses, for this crate's tests and (feature `testing`) other crates' tests.
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub mod testing;
 
 pub use claims::{Claims, LicenseType};
 pub use entitlements::{EXPIRY_WARNING_DAYS, Entitlements, ExpiryState};

@@ -73,7 +73,7 @@ mod tests {
 
     fn crd_dir() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("templates")
+            .join("../../templates")
             .join("crds")
     }
 

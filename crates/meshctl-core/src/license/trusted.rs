@@ -16,7 +16,7 @@ use super::keys::IssuerPublicKey;
 /// The issuer public keys compiled into the binary: (name, SPKI PEM).
 const BUILTIN: &[(&str, &str)] = &[(
     "meshctl-dev",
-    include_str!("../../keys/meshctl-dev.pub.pem"),
+    include_str!("../../../../keys/meshctl-dev.pub.pem"),
 )];
 
 /// Where a trusted key came from.
@@ -165,7 +165,7 @@ mod tests {
     fn builtin_dev_key_verifies_a_license_it_signed() {
         // Signed with the meshctl-dev private key (kept outside the repository);
         // expired on purpose, so this fixture unlocks nothing.
-        let key = include_str!("../../tests/fixtures/license/builtin-dev-expired.jwt");
+        let key = include_str!("../../../../tests/fixtures/license/builtin-dev-expired.jwt");
         let set = TrustedIssuers::builtin().unwrap();
         let license = crate::license::verify(key, &set).unwrap();
         assert_eq!(license.kid(), "a5184e1648734eeb");
