@@ -10,7 +10,6 @@ pub mod debug;
 pub mod exit;
 pub mod kube;
 pub mod logging;
-pub mod manifests;
 pub mod output;
 pub mod reference;
 pub mod relay;
@@ -18,7 +17,7 @@ pub mod server;
 pub mod version;
 
 // The pure core lives in its own crate (crates/meshctl-core); its modules keep their paths here.
-pub use meshctl_core::{api, license, translate};
+pub use meshctl_core::{api, license, manifests, translate};
 
 /// Installs rustls' ring provider as the process default. Must run before any TLS use
 /// (kube, tonic); a second call is harmless.

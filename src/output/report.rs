@@ -23,25 +23,8 @@ pub fn one_line(error: &anyhow::Error) -> String {
     error_chain(error.as_ref())
 }
 
-/// An error and its sources on one line, joined with `: `. Many errors (kube's among them, and
-/// ours built with thiserror) show their source in their own message *and* return it from
-/// `source()`: a cause whose text is already part of the line is left out, so each appears once.
-/// Use this (or [`one_line`]) rather than `{:#}`, which repeats every such cause.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = String::new();
-    let mut next = Some(error);
-    while let Some(cause) = next {
-        let cause_text = cause.to_string();
-        if !cause_text.is_empty() && !text.contains(&cause_text) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&cause_text);
-        }
-        next = cause.source();
-    }
-    text
-}
+/// One line per error, each cause once (the pure core's, shared by every crate).
+pub use meshctl_core::error_text::error_chain;
 
 /// Reports a command-line parsing error and returns its exit code: 0 for `--help` and
 /// `--version`, 2 for usage errors. Usage errors are shown as the problem line plus clap's

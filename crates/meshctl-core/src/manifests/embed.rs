@@ -6,7 +6,7 @@ use rust_embed::RustEmbed;
 
 /// Every file under `templates/`.
 #[derive(RustEmbed)]
-#[folder = "templates/"]
+#[folder = "../../templates/"]
 struct Templates;
 
 /// Path of the defaults file inside `templates/`.

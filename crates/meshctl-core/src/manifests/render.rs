@@ -13,7 +13,7 @@ use super::labels;
 use super::order;
 use super::profile::{Component, Profile};
 use super::yaml::{self, YamlError};
-use crate::output::error_chain;
+use crate::error_text::error_chain;
 
 /// Cluster name the single-cluster profile uses when `cluster.name` is empty.
 pub const DEFAULT_SINGLE_CLUSTER_NAME: &str = "mgmt-cluster";
