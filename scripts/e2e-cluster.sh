@@ -261,7 +261,9 @@ cmd_up() {
   cmd_build
   local t1=$SECONDS
   mkdir -p "$STATE/pids"
-  trap 'say "up failed; stopping what it started"; cmd_down' ERR
+  # Whatever fails from here on (set -e ends the script anywhere, also inside functions), nothing
+  # that up started may stay behind.
+  trap 'say "up failed; stopping what it started"; cmd_down' EXIT
   local bin ports; bin=$(bin_dir)
   mapfile -t ports < <(free_ports 2)
   local etcd="http://127.0.0.1:${ports[0]}"
@@ -274,7 +276,7 @@ cmd_up() {
   local c
   for c in "${CLUSTERS[@]}"; do start_cluster "$c" "$etcd"; done
   kubeconfig "$STATE/kubeconfig" "${CLUSTERS[@]}"
-  trap - ERR
+  trap - EXIT
   say "up: build/cache $((t1 - t0)) s, start $((SECONDS - t1)) s; kubeconfig $STATE/kubeconfig (contexts: ${CLUSTERS[*]})"
   say "run the e2e tests with: eval \"\$($0 env)\" && cargo test --locked"
 }
