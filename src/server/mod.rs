@@ -15,6 +15,7 @@ pub mod platform_kube;
 pub mod platform_source;
 pub mod redis_store;
 pub mod registry;
+pub mod relay_context;
 pub mod relay_view;
 pub mod run;
 pub mod service;

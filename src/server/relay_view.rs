@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::server::registry::{ClusterRegistry, ClusterStatus};
@@ -22,13 +21,7 @@ pub const ENTRY_TTL: Duration = Duration::from_secs(10);
 /// Time allowed to read the other replicas' view while answering `GET /api/v1/clusters`.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A cluster whose agent stream another replica holds, as that replica published it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeerClusterStatus {
-    /// The publishing replica's name (its pod name in Kubernetes).
-    pub replica: String,
-    pub status: ClusterStatus,
-}
+pub use crate::server::store::PeerClusterStatus;
 
 /// This replica's clusters (`local`, from its registry) merged with the other replicas'
 /// (`peers`): a cluster connected here is shown as seen here; otherwise a replica that holds its

@@ -3,54 +3,31 @@
 
 use crate::relay::PROTOCOL_VERSION;
 use crate::relay::identity::{cluster_from_cert_der, validate_cluster_name};
-use crate::relay::pki::{CertAuthority, IssuedCert, validity_der};
+use crate::relay::pki::{IssuedCert, validity_der};
 use crate::relay::proto::relay_server::Relay;
 use crate::relay::proto::{
     AgentMessage, BootstrapRequest, BootstrapResponse, RenewRequest, RenewResponse, ServerMessage,
     agent_message,
 };
 use crate::relay::token::TokenError;
-use crate::server::config_source::ConfigSource;
-use crate::server::limiter::{Refusal, StreamLimiter};
-use crate::server::metrics::{RelayMetrics, ResultLabel};
-use crate::server::registry::{AttachInfo, ClusterRegistry};
-use crate::server::session::{self, SessionSettings};
-use crate::server::store::StateStore;
-use crate::server::tokens::{TokenStore, TokenStoreError};
+use crate::server::limiter::Refusal;
+use crate::server::metrics::ResultLabel;
+use crate::server::registry::AttachInfo;
+pub use crate::server::relay_context::{Peer, RelayContext};
+use crate::server::session;
+use crate::server::tokens::TokenStoreError;
 use futures::StreamExt;
 use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
 /// Largest CSR accepted.
 const MAX_CSR_BYTES: usize = 16 * 1024;
 /// Messages buffered towards one agent.
 const OUTBOUND_BUFFER: usize = 16;
-
-/// Everything the relay service shares between calls and streams.
-pub struct RelayContext {
-    pub ca: CertAuthority,
-    pub tokens: Arc<dyn TokenStore>,
-    pub store: Arc<dyn StateStore>,
-    pub config: Arc<dyn ConfigSource>,
-    pub registry: Arc<ClusterRegistry>,
-    pub metrics: Arc<RelayMetrics>,
-    pub limiter: StreamLimiter,
-    pub session: SessionSettings,
-    pub client_cert_ttl: Duration,
-    pub hello_timeout: Duration,
-    pub shutdown: CancellationToken,
-}
-
-impl std::fmt::Debug for RelayContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RelayContext")
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct RelayService {
@@ -61,14 +38,6 @@ impl RelayService {
     pub fn new(ctx: Arc<RelayContext>) -> Self {
         Self { ctx }
     }
-}
-
-/// The verified identity of a caller.
-#[derive(Debug, Clone)]
-pub struct Peer {
-    pub cluster: String,
-    pub not_before: i64,
-    pub not_after: i64,
 }
 
 fn peer_label<T>(req: &Request<T>) -> String {

@@ -12,9 +12,9 @@ use crate::relay::proto::{
 use crate::relay::resource::{key_of, key_of_ref, validate, validate_identity};
 use crate::relay::{BUILD_VERSION, PROTOCOL_VERSION};
 use crate::server::config_source::ClusterConfig;
-use crate::server::license_source::EntitlementsFeed;
 use crate::server::registry::{ResourceErrorView, StreamHandle};
-use crate::server::service::{Peer, RelayContext};
+pub use crate::server::relay_context::SessionSettings;
+use crate::server::relay_context::{Peer, RelayContext};
 use futures::StreamExt;
 use prost::Message;
 use std::collections::{HashMap, VecDeque};
@@ -22,30 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tonic::{Status, Streaming};
-
-/// Per-stream timing settings.
-#[derive(Debug, Clone)]
-pub struct SessionSettings {
-    /// The agent must send something (at least a heartbeat) this often.
-    pub heartbeat_interval: Duration,
-    /// The stream is closed after this many missed heartbeat intervals.
-    pub missed_heartbeats: u32,
-    /// A slow agent that does not read for this long is disconnected.
-    pub send_timeout: Duration,
-    /// The license announced in `Welcome.entitlements`.
-    pub entitlements: EntitlementsFeed,
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        Self {
-            heartbeat_interval: Duration::from_secs(10),
-            missed_heartbeats: 3,
-            send_timeout: Duration::from_secs(30),
-            entitlements: EntitlementsFeed::none(),
-        }
-    }
-}
 
 const MAX_PENDING_ACKS: usize = 64;
 const MAX_SAMPLES_PER_BATCH: usize = 10_000;

@@ -5,11 +5,19 @@ use crate::relay::hash::aggregate_hash;
 use crate::relay::proto;
 use crate::relay::resource::key_of;
 use crate::server::registry::ClusterStatus;
-use crate::server::relay_view::PeerClusterStatus;
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
+
+/// A cluster whose agent stream another replica holds, as that replica published it (the shared
+/// relay view, src/server/relay_view.rs, merges these with this replica's own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerClusterStatus {
+    /// The publishing replica's name (its pod name in Kubernetes).
+    pub replica: String,
+    pub status: ClusterStatus,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -259,6 +259,20 @@ impl ConfigSource for TranslatingConfigSource {
     }
 }
 
+impl crate::server::translation_admin::TranslationView for TranslatingConfigSource {
+    fn catalog(&self) -> ServiceCatalog {
+        TranslatingConfigSource::catalog(self)
+    }
+
+    fn statuses(&self) -> Arc<BTreeMap<InputRef, TranslationStatus>> {
+        TranslatingConfigSource::statuses(self)
+    }
+
+    fn problems(&self) -> Arc<Vec<SourceProblem>> {
+        TranslatingConfigSource::problems(self)
+    }
+}
+
 /// A [`StateStore`] that tells the translation which clusters' snapshots changed.
 struct ObservedStateStore {
     inner: Arc<dyn StateStore>,

@@ -2,10 +2,12 @@
 //! `GET /api/v1/statuses` (the status of every translated input and the platform resources that
 //! could not be read; with `--config-dir` this is where the statuses are visible).
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use crate::api::TranslationStatus;
 use crate::server::platform_source::SourceProblem;
-use crate::server::translation::TranslatingConfigSource;
-use crate::translate::{InputKind, ServiceCatalog};
+use crate::translate::{InputKind, InputRef, ServiceCatalog};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -34,19 +36,30 @@ pub struct StatusReport {
     pub problems: Vec<SourceProblem>,
 }
 
-/// The translation's admin routes.
-pub fn router(source: TranslatingConfigSource) -> Router {
-    Router::new()
-        .route(DESTINATIONS_PATH, get(destinations))
-        .route(STATUSES_PATH, get(statuses))
-        .with_state(source)
+/// What the routes read of the running translation (implemented by the translating config source,
+/// which owns the routes: this module does not depend on it).
+pub trait TranslationView: Clone + Send + Sync + 'static {
+    /// The global service catalog.
+    fn catalog(&self) -> ServiceCatalog;
+    /// The status of every translated input.
+    fn statuses(&self) -> Arc<BTreeMap<InputRef, TranslationStatus>>;
+    /// The platform resources that could not be read.
+    fn problems(&self) -> Arc<Vec<SourceProblem>>;
 }
 
-async fn destinations(State(s): State<TranslatingConfigSource>) -> Json<ServiceCatalog> {
+/// The translation's admin routes.
+pub fn router<V: TranslationView>(view: V) -> Router {
+    Router::new()
+        .route(DESTINATIONS_PATH, get(destinations::<V>))
+        .route(STATUSES_PATH, get(statuses::<V>))
+        .with_state(view)
+}
+
+async fn destinations<V: TranslationView>(State(s): State<V>) -> Json<ServiceCatalog> {
     Json(s.catalog())
 }
 
-async fn statuses(State(s): State<TranslatingConfigSource>) -> Json<StatusReport> {
+async fn statuses<V: TranslationView>(State(s): State<V>) -> Json<StatusReport> {
     let statuses = s
         .statuses()
         .iter()
