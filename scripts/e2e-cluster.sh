@@ -57,7 +57,7 @@ cmd_build() {
     say "binaries cached in $bin"
     return
   fi
-  say "building ${BINARIES[*]} ($K8S_VERSION) into $bin (cold: about 15-25 min on 2 cores)"
+  say "building ${BINARIES[*]} ($K8S_VERSION) into $bin (cold caches: about 8-10 min on 2 cores)"
   local start=$SECONDS tmp="$bin.tmp.$$"
   rm -rf "$tmp" && mkdir -p "$tmp"
   (cd "$TOOLS" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o "$tmp/" "${PACKAGES[@]}")
