@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | the operation ran and found a failure (a failing check, an invalid license) |
-//! | 2 | usage error (bad flag, bad value, missing argument) |
+//! | 2 | usage error (bad flag, bad value, missing argument, a values or key file too large or not text) |
 //! | 3 | environment error (cluster unreachable, permission denied, timeout, unreadable file) |
 //! | 4 | internal error (a bug in meshctl) |
 
@@ -19,21 +19,10 @@ pub enum Outcome {
     Failure,
 }
 
-/// Why a command could not run to completion. Attached to an error with
+/// Why a command could not run to completion (defined in the core, so that domain errors can say
+/// their kind without depending on this module). Attached to an error with
 /// [`ResultExt::exit_kind`]; errors without a kind are mapped by [`exit_code`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitKind {
-    Failure = 1,
-    Usage = 2,
-    Environment = 3,
-    Internal = 4,
-}
-
-impl ExitKind {
-    pub fn code(self) -> u8 {
-        self as u8
-    }
-}
+pub use meshctl_core::exit_kind::ExitKind;
 
 /// An error tagged with the exit code it must produce. Displays as the error it wraps.
 #[derive(Debug)]
@@ -95,6 +84,9 @@ pub fn exit_kind_of(error: &anyhow::Error) -> ExitKind {
 fn kind_of_known(cause: &(dyn std::error::Error + 'static)) -> Option<ExitKind> {
     if cause.is::<clap::Error>() {
         return Some(ExitKind::Usage);
+    }
+    if let Some(input) = cause.downcast_ref::<crate::input::InputError>() {
+        return Some(input.exit_kind());
     }
     if cause.is::<crate::kube::KubeError>()
         || cause.is::<kube::Error>()

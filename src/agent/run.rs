@@ -67,9 +67,9 @@ impl TokenSource {
     pub async fn read(&self) -> Result<BootstrapToken, String> {
         match self {
             TokenSource::Literal(t) => Ok(t.clone()),
-            TokenSource::File(p) => std::fs::read_to_string(p)
+            TokenSource::File(p) => crate::input::read_file(p, crate::input::BOOTSTRAP_TOKEN)
                 .map(|t| BootstrapToken::from_text(&t))
-                .map_err(|e| format!("reading the token file {}: {e}", p.display())),
+                .map_err(|e| meshctl_core::error_text::error_chain(&e)),
             TokenSource::Provider(p) => p.read().await,
         }
     }

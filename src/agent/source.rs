@@ -96,7 +96,8 @@ impl DirSource {
         let weak = Arc::downgrade(&source);
         tokio::spawn(async move {
             let mut last = fp;
-            let mut ticker = tokio::time::interval(interval);
+            // `interval` panics on zero; the CLI refuses `--poll-interval 0`, library callers get 1 ms.
+            let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(1)));
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {

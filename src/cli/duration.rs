@@ -39,9 +39,36 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// [`parse_duration`] for flags where zero makes no sense (intervals, lifetimes): `0s` is a usage
+/// error naming what was expected, not a panic later (`tokio::time::interval` panics on zero).
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!(
+            "must be longer than zero, got '{}': expected e.g. 500ms, 30s, 5m",
+            text.trim()
+        ));
+    }
+    Ok(duration)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positive_durations_refuse_zero() {
+        for zero in ["0", "0s", "0ms", "0h0m"] {
+            let e = parse_positive_duration(zero).unwrap_err();
+            assert!(e.contains("longer than zero"), "{zero}: {e}");
+        }
+        assert_eq!(parse_positive_duration("1ms"), Ok(Duration::from_millis(1)));
+        assert!(
+            parse_positive_duration("x")
+                .unwrap_err()
+                .contains("expected e.g.")
+        );
+    }
 
     #[test]
     fn parses_units_and_combinations() {

@@ -83,8 +83,7 @@ pub fn values_input(args: &ValuesArgs, namespace: &str) -> anyhow::Result<Values
             .exit_kind(ExitKind::Internal)?;
     let mut files = vec![("--namespace".to_owned(), namespace_layer)];
     for path in &args.files {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read values file {}", path.display()))?;
+        let text = crate::input::read_file(path, crate::input::VALUES_FILE)?;
         files.push((path.display().to_string(), text));
     }
     Ok(ValuesInput {
@@ -381,6 +380,23 @@ mod tests {
             format!("{err:#}").contains("/nonexistent/values.yaml"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn oversized_values_file_is_a_usage_error_naming_file_and_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        let line = "# padding\n".repeat(1024);
+        std::fs::write(&path, line.repeat(420)).unwrap();
+        let args = ValuesArgs {
+            files: vec![path.clone()],
+            ..Default::default()
+        };
+        let err = values_input(&args, "mesh-system").unwrap_err();
+        assert_eq!(crate::exit::exit_kind_of(&err), ExitKind::Usage);
+        let text = format!("{err:#}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("limit of 4 MiB"), "{text}");
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum KubeError {
         #[source]
         source: std::io::Error,
     },
+    /// The kubeconfig is larger than [`crate::input::KUBECONFIG`] allows, or not text.
+    #[error(transparent)]
+    KubeconfigInput(crate::input::InputError),
     #[error("invalid kubeconfig {origin}: {source}")]
     ParseKubeconfig {
         origin: String,
@@ -248,19 +251,23 @@ fn load_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), KubeErro
     match path {
         Some(path) => {
             let origin = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|source| {
-                if source.kind() == std::io::ErrorKind::NotFound {
-                    KubeError::KubeconfigMissing {
-                        path: path.to_path_buf(),
-                        origin: KubeconfigOrigin::Flag,
+            let text = crate::input::read_file(path, crate::input::KUBECONFIG).map_err(
+                |error| match error {
+                    crate::input::InputError::Read { source, .. }
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        KubeError::KubeconfigMissing {
+                            path: path.to_path_buf(),
+                            origin: KubeconfigOrigin::Flag,
+                        }
                     }
-                } else {
-                    KubeError::ReadKubeconfig {
+                    crate::input::InputError::Read { source, .. } => KubeError::ReadKubeconfig {
                         path: path.to_path_buf(),
                         source,
-                    }
-                }
-            })?;
+                    },
+                    other => KubeError::KubeconfigInput(other),
+                },
+            )?;
             let kubeconfig =
                 Kubeconfig::from_yaml(&text).map_err(|source| KubeError::ParseKubeconfig {
                     origin: origin.clone(),
@@ -333,6 +340,24 @@ users:
         assert_eq!(
             crate::output::error_chain(&e),
             "kubeconfig /nonexistent/kubeconfig does not exist (given with --kubeconfig): pass --kubeconfig the path of an existing kubeconfig file, or leave it out to use KUBECONFIG or ~/.kube/config"
+        );
+    }
+
+    #[test]
+    fn an_oversized_kubeconfig_is_refused_at_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(crate::input::KUBECONFIG.max_bytes + 1)
+            .unwrap();
+        let e = load_kubeconfig(Some(&path)).unwrap_err();
+        assert!(matches!(e, KubeError::KubeconfigInput(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("limit of 16 MiB"), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert_eq!(
+            crate::exit::exit_kind_of(&anyhow::Error::new(e)),
+            crate::exit::ExitKind::Environment
         );
     }
 

@@ -87,12 +87,10 @@ impl LicenseLocation {
         match self {
             Self::None => Ok(None),
             Self::Literal(k) => Ok(Some(Zeroizing::new(k.as_str().to_owned()))),
-            Self::File(path) => match tokio::fs::read(path).await {
-                Ok(bytes) => Ok(Some(Zeroizing::new(
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                ))),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(format!("reading {}: {e}", path.display())),
+            Self::File(path) => match crate::input::read_file(path, crate::input::LICENSE_KEY) {
+                Ok(text) => Ok(Some(Zeroizing::new(text))),
+                Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => Ok(None),
+                Err(e) => Err(crate::output::error_chain(&e)),
             },
             Self::Secret {
                 client,

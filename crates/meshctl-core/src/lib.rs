@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod error_text;
+pub mod exit_kind;
 pub mod license;
 pub mod manifests;
 pub mod translate;

@@ -8,15 +8,11 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use super::trust::read_small;
 use crate::cli::Context;
 use crate::exit::{ExitKind, Outcome, ResultExt as _};
 use crate::license::issue::{days_after, end_of_day_utc};
 use crate::license::{IssuerKeyPair, LicenseRequest, LicenseType, Module, Product, issue};
 use crate::output::{Render, Style};
-
-/// Largest private key file read.
-const MAX_KEY_FILE: u64 = 64 * 1024;
 
 /// Sign a license key with an issuer private key and print it (for license issuers)
 ///
@@ -119,8 +115,8 @@ pub fn request(args: &Args, now: Timestamp) -> anyhow::Result<LicenseRequest> {
 }
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
-    let pem = read_small(&args.signing_key, MAX_KEY_FILE)
-        .with_context(|| format!("reading signing key {}", args.signing_key.display()))?;
+    let pem = crate::input::read_file(&args.signing_key, crate::input::ISSUER_PRIVATE_KEY)
+        .context("--signing-key")?;
     let pair = IssuerKeyPair::from_pkcs8_pem(&pem)
         .exit_kind(ExitKind::Usage)
         .with_context(|| format!("--signing-key {}", args.signing_key.display()))?;

@@ -5,15 +5,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use anyhow::Context as _;
-
-use super::trust::read_small;
+use crate::input::{self, LICENSE_KEY};
 
 /// Environment variable holding a license key.
 pub const LICENSE_KEY_ENV: &str = "MESHCTL_LICENSE_KEY";
-
-/// Largest key file read (the key itself is limited to 16 KiB; the verifier reports that).
-const MAX_KEY_FILE: u64 = 1024 * 1024;
 
 /// A secret given on the command line; never shown by `Debug`.
 #[derive(Clone)]
@@ -99,19 +94,12 @@ impl KeyArgs {
         }
         if let Some(path) = &self.key_file {
             if path.as_os_str() == "-" {
-                use std::io::Read as _;
-                let mut bytes = Vec::new();
-                std::io::stdin()
-                    .take(MAX_KEY_FILE)
-                    .read_to_end(&mut bytes)
-                    .context("reading the license key from stdin")?;
                 return Ok(Some(LocalKey {
-                    key: String::from_utf8_lossy(&bytes).into_owned(),
+                    key: input::read_stdin(LICENSE_KEY)?,
                     source: KeySource::Stdin,
                 }));
             }
-            let key = read_small(path, MAX_KEY_FILE)
-                .with_context(|| format!("reading license key file {}", path.display()))?;
+            let key = input::read_file(path, LICENSE_KEY)?;
             return Ok(Some(LocalKey {
                 key,
                 source: KeySource::File(path.clone()),
@@ -187,6 +175,22 @@ mod tests {
         };
         let e = args.resolve_with_env(None).unwrap_err();
         assert_eq!(exit_kind_of(&e), ExitKind::Environment);
+    }
+
+    #[test]
+    fn oversized_key_file_is_a_usage_error_naming_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.license");
+        std::fs::write(&file, vec![b'e'; 64 * 1024 + 1]).unwrap();
+        let args = KeyArgs {
+            key: None,
+            key_file: Some(file.clone()),
+        };
+        let e = args.resolve_with_env(None).unwrap_err();
+        assert_eq!(exit_kind_of(&e), ExitKind::Usage);
+        let text = format!("{e:#}");
+        assert!(text.contains(&file.display().to_string()), "{text}");
+        assert!(text.contains("limit of 64 KiB"), "{text}");
     }
 
     #[test]

@@ -12,9 +12,6 @@ use crate::license::{KeyOrigin, TrustedIssuers};
 /// Environment variable naming extra trusted issuer public key files, separated by `:`.
 pub const TRUSTED_ISSUERS_ENV: &str = "MESHCTL_TRUSTED_ISSUERS";
 
-/// Largest issuer public key file read.
-const MAX_PEM_FILE: u64 = 64 * 1024;
-
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TrustArgs {
     /// Also trust the issuer public key (SPKI PEM) in FILE; repeatable. MESHCTL_TRUSTED_ISSUERS
@@ -68,28 +65,13 @@ fn add_file(
     origin: KeyOrigin,
     from: &str,
 ) -> anyhow::Result<()> {
-    let pem = read_small(path, MAX_PEM_FILE)
-        .with_context(|| format!("reading trusted issuer key {} ({from})", path.display()))?;
+    let pem = crate::input::read_file(path, crate::input::ISSUER_PUBLIC_KEY)
+        .with_context(|| from.to_owned())?;
     trusted
         .add_pem(&pem, origin)
         .exit_kind(ExitKind::Usage)
         .with_context(|| format!("trusted issuer key {} ({from})", path.display()))?;
     Ok(())
-}
-
-/// Reads a text file of at most `max` bytes (an I/O error otherwise).
-pub(crate) fn read_small(path: &Path, max: u64) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("file is larger than {max} bytes"),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[cfg(test)]
@@ -161,11 +143,14 @@ mod tests {
     }
 
     #[test]
-    fn oversized_files_are_refused() {
+    fn oversized_files_are_usage_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.pem");
-        std::fs::write(&path, vec![b'A'; 100]).unwrap();
-        assert!(read_small(&path, 99).is_err());
-        assert_eq!(read_small(&path, 100).unwrap().len(), 100);
+        std::fs::write(&path, vec![b'A'; 64 * 1024 + 1]).unwrap();
+        let e = load(std::slice::from_ref(&path), None).unwrap_err();
+        assert_eq!(exit_kind_of(&e), ExitKind::Usage);
+        let text = format!("{e:#}");
+        assert!(text.contains("limit of 64 KiB"), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
     }
 }

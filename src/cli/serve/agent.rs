@@ -16,7 +16,7 @@ use crate::agent::sink::{ConfigSink, DirSink};
 use crate::agent::source::{ClusterSource, DirSource};
 use crate::agent::{Agent, AgentSettings, TokenSource};
 use crate::cli::Context;
-use crate::cli::duration::parse_duration;
+use crate::cli::duration::parse_positive_duration;
 use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::relay::client::RelayTarget;
 use crate::relay::identity::validate_cluster_name;
@@ -92,7 +92,7 @@ pub struct Args {
     pub admin_listen: SocketAddr,
 
     /// How often the directory source is checked for changes
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_positive_duration)]
     pub poll_interval: Duration,
 }
 
@@ -109,9 +109,9 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             .exit_kind(ExitKind::Environment)
     };
     let ca_pem = match &args.ca_file {
-        Some(file) => std::fs::read_to_string(file)
-            .with_context(|| format!("reading --ca-file {}", file.display()))
-            .exit_kind(ExitKind::Environment)?,
+        Some(file) => {
+            crate::input::read_file(file, crate::input::CA_CERTIFICATES).context("--ca-file")?
+        }
         None => read_root_ca(kube_client().await?, &namespace, ROOT_CA_SECRET)
             .await
             .context("reading the relay root CA (pass --ca-file or run meshctl cluster register)")

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::cli::Context;
-use crate::cli::duration::parse_duration;
+use crate::cli::duration::parse_positive_duration;
 use crate::cli::license::key_source::LICENSE_KEY_ENV;
 use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::relay::identity::validate_cluster_name;
@@ -143,11 +143,11 @@ pub struct Args {
     pub server_sans: Vec<String>,
 
     /// Lifetime of agent client certificates (agents renew after two thirds of it)
-    #[arg(long, value_name = "DURATION", default_value = "168h", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "168h", value_parser = parse_positive_duration)]
     pub client_cert_ttl: Duration,
 
     /// How often agents must send a heartbeat; a stream silent for three intervals is closed
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
     pub heartbeat_interval: Duration,
 }
 

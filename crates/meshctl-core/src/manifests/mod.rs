@@ -77,6 +77,97 @@ mod tests {
         );
     }
 
+    fn build_with(set: &[&str], set_string: &[&str]) -> Result<Vec<Document>, ManifestError> {
+        let input = ValuesInput {
+            set: set.iter().map(|s| (*s).to_owned()).collect(),
+            set_string: set_string.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        };
+        build(&input, &RenderOptions::new(Profile::SingleCluster))
+    }
+
+    /// Values the templates cannot use are the user's error (named by key), never a template failure.
+    #[test]
+    fn values_the_templates_cannot_use_are_rejected_before_rendering() {
+        let cases: &[(&[&str], &[&str], &str, &str)] = &[
+            (
+                &["mgmtServer=null"],
+                &[],
+                "values key mgmtServer",
+                "must be a map, got null",
+            ),
+            (
+                &["mgmtServer.ports=null"],
+                &[],
+                "values key mgmtServer.ports",
+                "must be a map",
+            ),
+            (&["image=null"], &[], "values key image", "must be a map"),
+            (
+                &[],
+                &["mgmtServer.logLevel=info\ndebug"],
+                "values key mgmtServer.logLevel",
+                "single line",
+            ),
+            (
+                &[],
+                &["image.repository=ghcr.io/x\nkind: Pod"],
+                "values key image.repository",
+                "single line",
+            ),
+            (
+                &[],
+                &["agent.logLevel=info\r"],
+                "values key agent.logLevel",
+                "control character",
+            ),
+            (&["image.pullSecrets={a,b}"], &[], "", ""),
+            (
+                &[],
+                &["mgmtServer.relay.serverSans[0]=a\tb"],
+                "values key mgmtServer.relay.serverSans[0]",
+                "single line",
+            ),
+            (
+                &["image.pullSecrets[0].name=regcred"],
+                &[],
+                "values key image.pullSecrets[0]",
+                "must be a string",
+            ),
+        ];
+        for (set, set_string, key, expected) in cases {
+            let result = build_with(set, set_string);
+            if key.is_empty() {
+                result.unwrap_or_else(|e| panic!("{set:?}: {e}"));
+                continue;
+            }
+            let err = result.expect_err(key);
+            assert!(
+                matches!(err, ManifestError::Values(_)),
+                "{set:?} {set_string:?}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(key) && text.contains(expected),
+                "{set:?} {set_string:?}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn free_form_values_may_still_be_cleared_or_multi_line() {
+        build_with(
+            &[
+                "mgmtServer.resources=null",
+                "tolerations=null",
+                "nodeSelector=null",
+            ],
+            &[],
+        )
+        .unwrap();
+        build_with(&[], &["mgmtServer.podAnnotations.note=line one\nline two"]).unwrap();
+    }
+
     #[test]
     fn every_profile_builds_with_defaults_or_required_values() {
         for profile in Profile::ALL {

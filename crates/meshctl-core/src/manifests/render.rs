@@ -648,6 +648,60 @@ mod tests {
     }
 
     #[test]
+    fn namespace_names_that_look_like_other_yaml_types_stay_strings() {
+        for name in [
+            "123", "true", "yes", "no", "on", "null", "0x10", "0o17", "1e3", "y", "n",
+        ] {
+            let mut input = values::ValuesInput::default();
+            input.set_string.push(format!("namespace={name}"));
+            let values = values::resolve(&defaults(), &input).unwrap();
+            let docs = render(&values, &options(Profile::SingleCluster))
+                .unwrap_or_else(|e| panic!("namespace {name}: {e}"));
+            for doc in &docs {
+                match doc.kind.as_str() {
+                    "Namespace" => assert_eq!(doc.name, name),
+                    "CustomResourceDefinition" | "ClusterRole" | "ClusterRoleBinding" => {}
+                    _ => assert_eq!(
+                        doc.namespace.as_deref(),
+                        Some(name),
+                        "{}",
+                        doc.display_name()
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Every `{{ ... }}` in a template goes through `to_yaml`, so no value can change the YAML type
+    /// or structure of what the template writes.
+    #[test]
+    fn every_template_expression_is_quoted_with_to_yaml() {
+        let mut unquoted = Vec::new();
+        for template in embed::templates() {
+            let mut rest = template.text.as_str();
+            while let Some(start) = rest.find("{{") {
+                let after = &rest[start + 2..];
+                let Some(end) = after.find("}}") else { break };
+                let expression = after[..end]
+                    .trim()
+                    .trim_start_matches('-')
+                    .trim_end_matches('-')
+                    .trim();
+                let last = expression.rsplit('|').next().unwrap_or_default().trim();
+                if !expression.contains('|') || !last.starts_with("to_yaml") {
+                    unquoted.push(format!("{}: {{{{ {expression} }}}}", template.path));
+                }
+                rest = &after[end + 2..];
+            }
+        }
+        assert!(
+            unquoted.is_empty(),
+            "not piped through to_yaml:\n{}",
+            unquoted.join("\n")
+        );
+    }
+
+    #[test]
     fn bad_namespace_is_rejected() {
         let err = render(&with(&["namespace=Mesh_System"]), &options(Profile::Mgmt)).unwrap_err();
         assert!(

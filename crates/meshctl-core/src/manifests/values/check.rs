@@ -20,6 +20,10 @@ pub const FREE_FORM_KEYS: &[&str] = &[
     "extraAnnotations",
 ];
 
+/// Lists whose default is empty but whose elements must be single-line strings (the templates use
+/// them as names).
+pub const STRING_LIST_KEYS: &[&str] = &["image.pullSecrets", "mgmtServer.relay.serverSans"];
+
 /// Where a layer of user values came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -55,6 +59,11 @@ pub enum ProblemKind {
         expected: &'static str,
         /// Type found.
         found: &'static str,
+    },
+    /// A string the templates write on one line contains a control character (a newline, a tab...).
+    ControlCharacter {
+        /// The first control character found.
+        character: char,
     },
 }
 
@@ -95,6 +104,13 @@ impl fmt::Display for Problem {
                     _ => Ok(()),
                 }
             }
+            ProblemKind::ControlCharacter { character } => write!(
+                f,
+                "values key {} must be a single line without control characters, found U+{:04X} (from {})",
+                self.path,
+                u32::from(*character),
+                self.origin
+            ),
         }
     }
 }
@@ -160,7 +176,13 @@ fn walk(
     };
     match (default, user) {
         (Value::Null, _) => {}
-        (Value::Object(_) | Value::Array(_), Value::Null) => {}
+        // `null` clears a list or a free-form map; a structured map (`mgmtServer`) the templates need.
+        (Value::Array(_), Value::Null) => {}
+        (Value::Object(_), Value::Null) => {
+            if !is_free_form(default, path) {
+                wrong(problems);
+            }
+        }
         (Value::Object(default_map), Value::Object(user_map)) => {
             if is_free_form(default, path) {
                 return;
@@ -180,7 +202,13 @@ fn walk(
             }
         }
         (Value::Array(default_list), Value::Array(user_list)) => {
-            if let Some(element_default) = default_list.first() {
+            let string_list = Value::String(String::new());
+            let element_default = default_list.first().or_else(|| {
+                STRING_LIST_KEYS
+                    .contains(&path.to_string().as_str())
+                    .then_some(&string_list)
+            });
+            if let Some(element_default) = element_default {
                 for (index, element) in user_list.iter().enumerate() {
                     if !element.is_null() {
                         walk(
@@ -195,7 +223,16 @@ fn walk(
                 }
             }
         }
-        (Value::Bool(_), Value::Bool(_)) | (Value::String(_), Value::String(_)) => {}
+        (Value::Bool(_), Value::Bool(_)) => {}
+        (Value::String(_), Value::String(text)) => {
+            if let Some(character) = text.chars().find(|c| c.is_control()) {
+                problems.push(Problem {
+                    path: path.clone(),
+                    origin: origin.clone(),
+                    kind: ProblemKind::ControlCharacter { character },
+                });
+            }
+        }
         (Value::Number(d), Value::Number(u)) => {
             if is_integer(d) && !is_integer(u) {
                 wrong(problems);

@@ -1,0 +1,139 @@
+//! Bad user input is a usage error (exit 2) with a message naming the flag, file or value and what was
+//! expected: never an out-of-memory, a panic or "a bug in meshctl" (exit 4).
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+
+fn meshctl() -> Command {
+    let mut cmd = Command::cargo_bin("meshctl").unwrap();
+    cmd.env_remove("RUST_LOG")
+        .env_remove("MESHCTL_NAMESPACE")
+        .env_remove("MESHCTL_LICENSE_KEY")
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env("NO_COLOR", "1")
+        .env("CI", "1")
+        .timeout(Duration::from_secs(120));
+    cmd
+}
+
+fn stderr_of(cmd: &mut Command, code: i32) -> String {
+    let out = cmd.assert().code(code).get_output().clone();
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn an_endless_values_file_is_refused_at_its_limit() {
+    let err = stderr_of(
+        meshctl().args(["install", "--dry-run", "-f", "/dev/zero"]),
+        2,
+    );
+    assert!(
+        err.contains("values file /dev/zero is larger than the limit of 4 MiB"),
+        "{err}"
+    );
+    assert!(err.contains("expected a YAML map of values"), "{err}");
+}
+
+#[test]
+fn a_license_key_on_stdin_is_capped_not_truncated() {
+    let err = stderr_of(
+        meshctl()
+            .args(["license", "check", "--key-file", "-"])
+            .write_stdin(vec![b'e'; 2 * 1024 * 1024]),
+        2,
+    );
+    assert!(
+        err.contains("license key stdin is larger than the limit of 64 KiB"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_zero_poll_interval_is_a_usage_error_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not used").unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let err = stderr_of(
+        meshctl().args([
+            "serve",
+            "agent",
+            "--cluster",
+            "c1",
+            "--relay-address",
+            "127.0.0.1:1",
+            "--token",
+            "t",
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--source",
+            &format!("dir:{}", dir.path().join("src").display()),
+            "--sink",
+            &format!("dir:{}", dir.path().join("sink").display()),
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--poll-interval",
+            "0s",
+        ]),
+        2,
+    );
+    assert!(err.contains("--poll-interval"), "{err}");
+    assert!(err.contains("longer than zero"), "{err}");
+}
+
+#[test]
+fn zero_durations_of_the_server_are_usage_errors() {
+    for flag in ["--heartbeat-interval", "--client-cert-ttl"] {
+        let err = stderr_of(meshctl().args(["serve", "mgmt-server", flag, "0"]), 2);
+        assert!(err.contains(flag), "{flag}: {err}");
+        assert!(err.contains("longer than zero"), "{flag}: {err}");
+    }
+}
+
+#[test]
+fn namespaces_that_look_like_numbers_or_booleans_render() {
+    for name in ["123", "true", "yes", "null", "0x10"] {
+        let out = meshctl()
+            .args(["install", "--dry-run", "--set-string"])
+            .arg(format!("namespace={name}"))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(&format!("namespace: '{name}'"))
+                || text.contains(&format!("namespace: \"{name}\"")),
+            "{name}: namespace not quoted"
+        );
+    }
+}
+
+#[test]
+fn values_the_templates_cannot_use_exit_2_naming_the_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "--set",
+            "mgmtServer=null",
+            "values key mgmtServer must be a map, got null",
+        ),
+        (
+            "--set-string",
+            "mgmtServer.logLevel=info\ndebug",
+            "values key mgmtServer.logLevel must be a single line",
+        ),
+        (
+            "--set-string",
+            "image.repository=ghcr.io/x\nkind: Pod",
+            "values key image.repository must be a single line",
+        ),
+    ];
+    for (flag, value, expected) in cases {
+        let err = stderr_of(meshctl().args(["install", "--dry-run", flag, value]), 2);
+        assert!(err.contains(expected), "{value:?}: {err}");
+    }
+}
