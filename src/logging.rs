@@ -4,7 +4,23 @@
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{GlobalArgs, LogFormat};
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines
+    Plain,
+    /// One JSON object per line
+    Json,
+}
+
+/// The logging flags, resolved (`-v`, `-q`, `--no-color`, `--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSettings {
+    pub verbose: u8,
+    pub quiet: bool,
+    pub no_color: bool,
+    pub format: LogFormat,
+}
 
 /// The filter for the given flags when `RUST_LOG` is unset.
 pub fn default_filter(verbose: u8, quiet: bool, base: Level) -> String {
@@ -31,7 +47,7 @@ pub fn default_filter(verbose: u8, quiet: bool, base: Level) -> String {
 }
 
 /// Installs the global subscriber. Safe to call once per process.
-pub fn init(global: &GlobalArgs, base: Level) {
+pub fn init(global: &LogSettings, base: Level) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(default_filter(global.verbose, global.quiet, base)));
     let no_color = global.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -40,7 +56,7 @@ pub fn init(global: &GlobalArgs, base: Level) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(true);
-    let result = match global.log_format {
+    let result = match global.format {
         LogFormat::Plain => builder.with_ansi(ansi).try_init(),
         LogFormat::Json => builder.json().with_ansi(false).try_init(),
     };

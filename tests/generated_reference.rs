@@ -8,7 +8,9 @@ fn generated_files_are_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let update = std::env::var_os("UPDATE_GENERATED").is_some();
     let mut stale = Vec::new();
-    for file in meshctl::reference::generated_files() {
+    for file in
+        meshctl::reference::generated_files(<meshctl::cli::Cli as clap::CommandFactory>::command())
+    {
         let path = root.join(&file.path);
         if std::fs::read(&path).ok().as_deref() == Some(file.contents.as_slice()) {
             continue;
@@ -28,7 +30,8 @@ fn generated_files_are_current() {
 
 #[test]
 fn every_visible_command_has_a_reference_page() {
-    let files = meshctl::reference::generated_files();
+    let files =
+        meshctl::reference::generated_files(<meshctl::cli::Cli as clap::CommandFactory>::command());
     for page in [
         "docs/cli/meshctl.md",
         "docs/cli/meshctl_version.md",

@@ -10,6 +10,7 @@ pub mod kube;
 pub mod metrics;
 pub mod run;
 pub mod session;
+pub mod shared;
 pub mod sink;
 pub mod source;
 

@@ -3,7 +3,7 @@
 
 use crate::agent::bootstrap::{describe_status, renew};
 use crate::agent::credentials::Credentials;
-use crate::agent::run::AgentShared;
+use crate::agent::shared::AgentShared;
 use crate::agent::source::Snapshot;
 use crate::relay::client::{connect, relay_client};
 use crate::relay::delta::{chunk_for_wire, diff};

@@ -22,10 +22,7 @@ pub struct Args {
 
 /// The completion script for `shell`.
 pub fn script(shell: Shell) -> Vec<u8> {
-    let mut cmd = Cli::command();
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "meshctl", &mut buf);
-    buf
+    crate::reference::completion_script(Cli::command(), shell)
 }
 
 pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {

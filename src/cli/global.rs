@@ -56,11 +56,4 @@ pub struct GlobalArgs {
     pub request_timeout: Duration,
 }
 
-/// How log lines are written to stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines
-    Plain,
-    /// One JSON object per line
-    Json,
-}
+pub use crate::logging::LogFormat;

@@ -120,7 +120,7 @@ impl Command {
             Command::Dashboard(args) => dashboard::run(args, ctx).await,
             Command::Serve(cmd) => serve::run(cmd, ctx).await,
             Command::Completion(args) => completion::run(args, ctx).await,
-            Command::X(cmd) => x::run(cmd, ctx).await,
+            Command::X(cmd) => x::run(cmd, ctx, <Cli as clap::CommandFactory>::command()).await,
         }
     }
 }
@@ -128,7 +128,15 @@ impl Command {
 impl Cli {
     /// Sets up logging and the runtime, runs the command, and reports a failure on stderr.
     pub fn run(self) -> anyhow::Result<Outcome> {
-        crate::logging::init(&self.global, self.command.default_log_level());
+        crate::logging::init(
+            &crate::logging::LogSettings {
+                verbose: self.global.verbose,
+                quiet: self.global.quiet,
+                no_color: self.global.no_color,
+                format: self.global.log_format,
+            },
+            self.command.default_log_level(),
+        );
         let mut runtime = if self.command.needs_worker_threads() {
             tokio::runtime::Builder::new_multi_thread()
         } else {

@@ -7,10 +7,7 @@ mod markdown;
 
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
 use clap_complete::Shell;
-
-use crate::cli::Cli;
 
 /// One generated file, relative to the repository root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,9 +16,10 @@ pub struct GeneratedFile {
     pub contents: Vec<u8>,
 }
 
-/// Every generated file, in a stable order.
-pub fn generated_files() -> Vec<GeneratedFile> {
-    let mut cmd = Cli::command();
+/// Every generated file of meshctl's command line `cli` (`meshctl::cli::Cli::command()`), in a
+/// stable order.
+pub fn generated_files(cli: clap::Command) -> Vec<GeneratedFile> {
+    let mut cmd = cli.clone();
     cmd.build();
     let mut files = Vec::new();
     for shell in [
@@ -33,12 +31,19 @@ pub fn generated_files() -> Vec<GeneratedFile> {
     ] {
         files.push(GeneratedFile {
             path: Path::new("completions").join(completion_file_name(shell)),
-            contents: crate::cli::completion::script(shell),
+            contents: completion_script(cli.clone(), shell),
         });
     }
     files.extend(markdown::pages(&cmd));
     files.extend(man::pages(&cmd));
     files
+}
+
+/// The completion script of `cli` for `shell` (what `meshctl completion SHELL` prints).
+pub fn completion_script(mut cli: clap::Command, shell: Shell) -> Vec<u8> {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cli, "meshctl", &mut buf);
+    buf
 }
 
 /// The conventional file name of a completion script for `shell`.

@@ -20,9 +20,9 @@ pub struct Args {
     pub check: bool,
 }
 
-pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
+pub async fn run(args: Args, ctx: &Context, cli: clap::Command) -> anyhow::Result<Outcome> {
     let mut stale = Vec::new();
-    for file in generated_files() {
+    for file in generated_files(cli) {
         let path = args.out.join(&file.path);
         let current = std::fs::read(&path).ok();
         if current.as_deref() == Some(file.contents.as_slice()) {

@@ -17,9 +17,10 @@ pub enum Command {
     Bench(bench_relay::BenchCommand),
 }
 
-pub async fn run(cmd: Command, ctx: &Context) -> anyhow::Result<Outcome> {
+/// `cli` is meshctl's whole command line (clap's `Command`), which the reference is generated from.
+pub async fn run(cmd: Command, ctx: &Context, cli: clap::Command) -> anyhow::Result<Outcome> {
     match cmd {
-        Command::GenerateReference(args) => generate_reference::run(args, ctx).await,
+        Command::GenerateReference(args) => generate_reference::run(args, ctx, cli).await,
         Command::Bench(cmd) => bench_relay::run(cmd, ctx).await,
     }
 }
