@@ -221,12 +221,16 @@ EOF
   wait_for "$c service-account controller" 60 "$dir/kube-controller-manager.log" sa_ready "$c"
 }
 
+alive() { # PID: runs, and is not a zombie left unreaped by a parent that has gone (its state is Z)
+  kill -0 "$1" 2>/dev/null && [ "$(sed -n 's/^[0-9]* (.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 running() { # -> names of processes that still run
   local f
   [ -d "$STATE/pids" ] || return 0
   for f in "$STATE"/pids/*; do
     [ -e "$f" ] || continue
-    if kill -0 "$(cat "$f")" 2>/dev/null; then basename "$f"; fi
+    if alive "$(cat "$f")"; then basename "$f"; fi
   done
 }
 
@@ -243,7 +247,7 @@ cmd_down() {
   for f in "$STATE"/pids/*; do
     [ -e "$f" ] || continue
     pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       say "$(basename "$f") (pid $pid) ignored SIGTERM; killing it"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
