@@ -234,24 +234,47 @@ running() { # -> names of processes that still run
   done
 }
 
-cmd_down() {
-  [ -d "$STATE/pids" ] || { rm -rf "$STATE"; return 0; }
-  local f pid
-  # Reverse start order: node simulators and controllers before the API servers, etcd last.
-  for f in $(ls -t "$STATE"/pids/* 2>/dev/null); do
-    pid=$(cat "$f")
+stop_group() { # SECONDS NAME... : SIGTERM to each, wait up to SECONDS for all, then SIGKILL what is left
+  local secs=$1; shift
+  local name pid
+  for name in "$@"; do
+    pid=$(cat "$STATE/pids/$name")
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   done
-  local deadline=$((SECONDS + 15))
-  while [ -n "$(running)" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-  for f in "$STATE"/pids/*; do
-    [ -e "$f" ] || continue
-    pid=$(cat "$f")
+  local deadline=$((SECONDS + secs)) left
+  while :; do
+    left=0
+    for name in "$@"; do alive "$(cat "$STATE/pids/$name")" && left=1; done
+    [ "$left" = 0 ] || [ $SECONDS -ge $deadline ] && break
+    sleep 0.2
+  done
+  for name in "$@"; do
+    pid=$(cat "$STATE/pids/$name")
     if alive "$pid"; then
-      say "$(basename "$f") (pid $pid) ignored SIGTERM; killing it"
+      say "$name (pid $pid) did not stop within $secs s of SIGTERM; killing it"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
   done
+}
+
+cmd_down() {
+  [ -d "$STATE/pids" ] || { rm -rf "$STATE"; return 0; }
+  local f name
+  local -a simulators=() apiservers=() store=()
+  for f in "$STATE"/pids/*; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f")
+    case "$name" in
+      etcd) store+=("$name") ;;
+      *-kube-apiserver) apiservers+=("$name") ;;
+      *) simulators+=("$name") ;;
+    esac
+  done
+  # In order: node simulators and controllers, then the API servers (while etcd still answers,
+  # so they shut down cleanly), then etcd.
+  [ ${#simulators[@]} = 0 ] || stop_group 15 "${simulators[@]}"
+  [ ${#apiservers[@]} = 0 ] || stop_group 30 "${apiservers[@]}"
+  [ ${#store[@]} = 0 ] || stop_group 15 "${store[@]}"
   rm -rf "$STATE"
   say "down: every process stopped, $STATE removed"
 }
