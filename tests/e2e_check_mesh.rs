@@ -157,7 +157,7 @@ fn wait_for_rollout(
 ) {
     rt.block_on(async {
         let client = env.client(remote).await;
-        let api: Api<Deployment> = Api::namespaced(client, namespace);
+        let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             let ours = api
@@ -170,18 +170,9 @@ fn wait_for_rollout(
                     .any(|d| d.metadata.name.as_deref() == Some(expected)),
                 "no meshctl Deployment {expected} in {namespace}"
             );
-            let pending: Vec<String> = ours
-                .items
-                .iter()
-                .filter(|d| {
-                    let want = d.spec.replicas.unwrap_or(1);
-                    let status = d.status.clone().unwrap_or_default();
-                    status.observed_generation < d.metadata.generation
-                        || status.available_replicas.unwrap_or(0) < want
-                        || status.updated_replicas.unwrap_or(0) < want
-                })
-                .map(|d| d.metadata.name.clone().unwrap_or_default())
-                .collect();
+            let pending =
+                support::rollout_pending(&client, namespace, "app.kubernetes.io/part-of=meshctl")
+                    .await;
             if pending.is_empty() {
                 return;
             }

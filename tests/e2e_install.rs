@@ -535,32 +535,6 @@ async fn upgrade_without_an_installation_fails_clearly() {
     );
 }
 
-/// The Deployments labelled for `namespace` whose rollout is not complete: (name, why).
-async fn not_rolled_out(client: &kube::Client, namespace: &str) -> Vec<(String, String)> {
-    let api: Api<k8s_openapi::api::apps::v1::Deployment> =
-        Api::namespaced(client.clone(), namespace);
-    let selector = meshctl::manifests::labels::install_selector(namespace);
-    api.list(&ListParams::default().labels(&selector))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|d| {
-            let want = d.spec.replicas.unwrap_or(1);
-            let status = d.status.clone().unwrap_or_default();
-            let ready = status.ready_replicas.unwrap_or(0);
-            let available = status.available_replicas.unwrap_or(0);
-            (status.observed_generation < d.metadata.generation || ready < want || available < want)
-                .then(|| {
-                    (
-                        d.metadata.name.clone().unwrap_or_default(),
-                        format!("{available}/{want} available, {ready} ready"),
-                    )
-                })
-        })
-        .collect()
-}
-
 /// `install --wait` of every profile on the real control plane: the Deployments roll out (the
 /// controller manager makes the pods, the scheduler binds them to kwok's node, kwok makes them
 /// Ready), so install returns only once they are available; `check`'s install category is then all
@@ -626,7 +600,12 @@ async fn every_profile_installs_with_wait_until_its_pods_are_ready() {
         );
         // --wait returned: every Deployment is rolled out, with pods Ready.
         assert_eq!(
-            not_rolled_out(&client, &namespace).await,
+            support::rollout_pending(
+                &client,
+                &namespace,
+                &meshctl::manifests::labels::install_selector(&namespace)
+            )
+            .await,
             Vec::<(String, String)>::new(),
             "{profile}"
         );

@@ -155,6 +155,12 @@ impl E2eEnv {
         })
     }
 
+    /// The kubeconfig file, parsed.
+    pub fn kubeconfig_file(&self) -> kube::config::Kubeconfig {
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("read MESHCTL_E2E_KUBECONFIG");
+        kube::config::Kubeconfig::from_yaml(&text).expect("parse kubeconfig")
+    }
+
     /// `--kubeconfig K [--context C]` for the management cluster.
     pub fn mgmt_args(&self) -> Vec<String> {
         self.args(self.mgmt_context.as_deref())
@@ -183,8 +189,7 @@ impl E2eEnv {
         if let Some(c) = &self.remote_context {
             return c.clone();
         }
-        let text = std::fs::read_to_string(&self.kubeconfig).expect("read MESHCTL_E2E_KUBECONFIG");
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).expect("parse kubeconfig");
+        let kubeconfig = self.kubeconfig_file();
         kubeconfig
             .current_context
             .expect("MESHCTL_E2E_KUBECONFIG has no current-context: set MESHCTL_E2E_REMOTE_CONTEXT")
@@ -192,8 +197,7 @@ impl E2eEnv {
 
     /// A kube client for the management (or, with `remote`, the workload) context.
     pub async fn client(&self, remote: bool) -> kube::Client {
-        let text = std::fs::read_to_string(&self.kubeconfig).expect("read MESHCTL_E2E_KUBECONFIG");
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).expect("parse kubeconfig");
+        let kubeconfig = self.kubeconfig_file();
         let context = if remote {
             self.remote_context.clone()
         } else {
@@ -341,8 +345,7 @@ impl E2eEnv {
             .unwrap_or_else(|e| panic!("TokenRequest for ServiceAccount {namespace}/{name}: {e}"));
         let token = issued.status.expect("a TokenRequest status").token;
 
-        let text = std::fs::read_to_string(&self.kubeconfig).expect("read MESHCTL_E2E_KUBECONFIG");
-        let admin = kube::config::Kubeconfig::from_yaml(&text).expect("parse kubeconfig");
+        let admin = self.kubeconfig_file();
         let context_name = if remote {
             self.remote_context.clone()
         } else {
@@ -384,4 +387,39 @@ impl E2eEnv {
             remote_context: Some(context),
         }
     }
+}
+
+/// The Deployments of `namespace` matching `selector` whose rollout is not complete, as (name, why):
+/// the Deployment controller has not observed the latest generation, or fewer replicas than wanted
+/// are updated, ready or available (pods become Ready through kwok; no container runs).
+pub async fn rollout_pending(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+) -> Vec<(String, String)> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let api: kube::Api<Deployment> = kube::Api::namespaced(client.clone(), namespace);
+    api.list(&kube::api::ListParams::default().labels(selector))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|d| {
+            let want = d.spec.replicas.unwrap_or(1);
+            let status = d.status.clone().unwrap_or_default();
+            let updated = status.updated_replicas.unwrap_or(0);
+            let ready = status.ready_replicas.unwrap_or(0);
+            let available = status.available_replicas.unwrap_or(0);
+            (status.observed_generation < d.metadata.generation
+                || updated < want
+                || ready < want
+                || available < want)
+                .then(|| {
+                    (
+                        d.metadata.name.clone().unwrap_or_default(),
+                        format!("{available}/{want} available, {ready} ready, {updated} updated"),
+                    )
+                })
+        })
+        .collect()
 }
