@@ -64,11 +64,32 @@ fn is_blank(text: &str) -> bool {
     })
 }
 
+/// The parser's message in the user's terms: without the location it repeats (the error is prefixed
+/// with it already) and without advice meant for programmers who call the library ("set
+/// DuplicateKeyPolicy in Options", "use from_str_multiple").
+fn user_message(message: &str) -> String {
+    let message = match message.rfind(" at line ") {
+        Some(at) if message[at..].contains(", column ") => &message[..at],
+        _ => message,
+    };
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        return format!("duplicate key `{key}`: a key may appear only once in a map");
+    }
+    if message.starts_with("multiple YAML documents detected") {
+        return "more than one YAML document (a `---` separator): expected exactly one".to_owned();
+    }
+    message.to_owned()
+}
+
 fn to_error(source_name: &str, err: &serde_saphyr::Error) -> YamlError {
     let location = err.location();
     let message = err.without_snippet().to_string();
     // The plain message may itself start with "line X column Y"-style prefixes; keep it as is but on one line.
-    let message = message.lines().next().unwrap_or_default().trim().to_owned();
+    let message = user_message(message.lines().next().unwrap_or_default().trim());
     YamlError {
         source_name: source_name.to_owned(),
         line: location.map(|l| l.line()).unwrap_or(0),
@@ -82,6 +103,28 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn parser_errors_speak_to_the_user_not_to_the_library_caller() {
+        let dup = parse("values.yaml", "a: 1\na: 2\n").unwrap_err();
+        assert_eq!(
+            dup.to_string(),
+            "values.yaml:2:1: duplicate key `a`: a key may appear only once in a map"
+        );
+        let multi = parse("values.yaml", "a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(
+            multi.to_string(),
+            "values.yaml:3:1: more than one YAML document (a `---` separator): expected exactly one"
+        );
+        for e in [dup, multi] {
+            let text = e.to_string();
+            assert!(
+                !text.contains("Options") && !text.contains("from_str"),
+                "{text}"
+            );
+            assert!(!text.contains(" at line "), "{text}");
+        }
+    }
 
     #[test]
     fn parses_scalars_like_helm_and_kubectl() {
