@@ -12,6 +12,12 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 type ClusterResources = HashMap<String, BTreeMap<String, proto::Resource>>;
+/// One scan of a changed config dir: its fingerprint, each cluster's resources, the files skipped.
+type Scanned = (
+    String,
+    ClusterResources,
+    Vec<crate::relay::resource_files::FileProblem>,
+);
 
 /// The configuration one cluster should hold.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -202,9 +208,15 @@ pub async fn watch_config_dir(
             _ = ticker.tick() => {}
         }
         let d = dir.clone();
-        let scan = tokio::task::spawn_blocking(move || -> std::io::Result<(String, ClusterResources)> {
+        let previous = last.clone();
+        // Unchanged files are not read again (nor their problems logged again every tick).
+        let scan = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Scanned>> {
             let fp = fingerprint(&d)?;
+            if fp == previous {
+                return Ok(None);
+            }
             let mut out = HashMap::new();
+            let mut problems = Vec::new();
             for entry in std::fs::read_dir(&d)? {
                 let entry = entry?;
                 if !entry.file_type()?.is_dir() {
@@ -215,18 +227,17 @@ pub async fn watch_config_dir(
                     continue;
                 }
                 let loaded = load_dir(&entry.path())?;
-                for p in &loaded.problems {
-                    tracing::warn!(path = %p.path.display(), problem = %p.message, "config file skipped");
-                }
+                problems.extend(loaded.problems);
                 out.insert(cluster, loaded.resources);
             }
-            Ok((fp, out))
+            Ok(Some((fp, out, problems)))
         })
         .await;
         match scan {
-            Ok(Ok((fp, configs))) => {
-                if fp == last {
-                    continue;
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some((fp, configs, problems)))) => {
+                for p in &problems {
+                    tracing::warn!(path = %p.path.display(), problem = %p.message, "config file skipped");
                 }
                 last = fp;
                 let mut known = target.clusters();
@@ -295,6 +306,48 @@ mod tests {
         assert_eq!(s.desired("c3").generation, 1);
         assert_eq!(s.set_many([("c1".to_string(), set)]), 0);
         assert!(!rx.has_changed().unwrap());
+    }
+
+    /// Log lines captured from the current thread (a current-thread runtime runs its tasks here).
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_file_is_reported_once_not_at_every_scan() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("c1")).unwrap();
+        std::fs::write(tmp.path().join("c1/bad.yaml"), "kind: [unclosed\n").unwrap();
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let target = Arc::new(StaticConfigSource::pending());
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(watch_config_dir(
+            tmp.path().to_path_buf(),
+            target.clone(),
+            Duration::from_millis(5),
+            cancel.clone(),
+        ));
+        // Many scans of the unchanged directory.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cancel.cancel();
+        task.await.unwrap();
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.matches("config file skipped").count(), 1, "{text}");
     }
 
     #[tokio::test]
