@@ -94,6 +94,20 @@ fn zero_durations_of_the_server_are_usage_errors() {
 }
 
 #[test]
+fn a_server_san_that_is_no_name_is_refused_before_anything_starts() {
+    // Was written into the relay's server certificate as given.
+    let err = stderr_of(
+        meshctl().args(["serve", "mgmt-server", "--server-san", "bad name!*"]),
+        2,
+    );
+    assert!(err.contains("--server-san"), "{err}");
+    assert!(
+        err.contains("neither an IP address nor a DNS name"),
+        "{err}"
+    );
+}
+
+#[test]
 fn namespaces_that_look_like_numbers_or_booleans_render() {
     for name in ["123", "true", "yes", "null", "0x10"] {
         let out = meshctl()

@@ -68,6 +68,30 @@ impl PkiMaterial {
 }
 
 /// Default SANs of the server certificate: loopback and the in-cluster Service names.
+/// Checks a subject alternative name for the relay's server certificate: an IP address, or a DNS
+/// name (labels of 1 to 63 letters, digits and `-`, not starting or ending with `-`; at most 253
+/// characters; a leading `*.` wildcard allowed). Returns what was expected when it is neither.
+pub fn validate_server_san(san: &str) -> Result<(), String> {
+    if san.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let name = san.strip_prefix("*.").unwrap_or(san);
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !san.is_empty() && san.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{san:?} is neither an IP address nor a DNS name (labels of letters, digits and '-', \
+             separated by '.', optionally starting with '*.')"
+        ))
+    }
+}
+
 pub fn default_server_sans() -> Vec<String> {
     [
         "localhost",
@@ -366,6 +390,34 @@ pub fn dns_sans_pem(pem: &str) -> Result<Vec<String>, PkiError> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn server_sans_are_ip_addresses_or_dns_names() {
+        for ok in [
+            "relay.example.com",
+            "*.mesh.example.com",
+            "mesh-mgmt-server.mesh-system.svc",
+            "10.0.0.7",
+            "::1",
+            "localhost",
+        ] {
+            assert_eq!(super::validate_server_san(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "bad name!*",
+            "",
+            "-relay.example.com",
+            "a..b",
+            "exa_mple.com",
+            "*",
+        ] {
+            let err = super::validate_server_san(bad).unwrap_err();
+            assert!(
+                err.contains("neither an IP address nor a DNS name"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
     use super::*;
     use crate::relay::identity::cluster_from_cert_der;
 

@@ -138,7 +138,8 @@ pub struct Args {
     #[arg(
         long = "server-san",
         visible_alias = "relay-server-san",
-        value_name = "NAME"
+        value_name = "NAME",
+        value_parser = parse_server_san
     )]
     pub server_sans: Vec<String>,
 
@@ -401,4 +402,9 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     server.shutdown(Duration::from_secs(10)).await;
     stop_status_writer(writer, Duration::from_secs(10)).await;
     Ok(Outcome::Success)
+}
+
+/// `--server-san`: an IP address or a DNS name, refused before anything is created (exit 2).
+fn parse_server_san(value: &str) -> Result<String, String> {
+    crate::relay::pki::validate_server_san(value).map(|()| value.to_owned())
 }
