@@ -100,8 +100,8 @@ async fn cluster_access(
         Err(e) => Err(crate::output::error_chain(&e)),
     };
     let access = ClusterAccess::new(label, client, timeout);
-    Ok(match target.config().await {
-        Ok(config) => access.with_server(config.cluster_url.to_string()),
+    Ok(match target.cluster_url().await {
+        Ok(url) => access.with_server(url),
         Err(_) => access,
     })
 }

@@ -161,7 +161,8 @@ pub struct KubeTarget {
     kubeconfig: Option<PathBuf>,
     context: Option<String>,
     timeout: Duration,
-    client: OnceCell<kube::Client>,
+    /// The client and the URL of the API server it talks to, built on first use.
+    client: OnceCell<(kube::Client, String)>,
 }
 
 impl std::fmt::Debug for KubeTarget {
@@ -209,15 +210,24 @@ impl KubeTarget {
 
     /// The client, built on first call.
     pub async fn client(&self) -> Result<kube::Client, KubeError> {
+        Ok(self.built().await?.0.clone())
+    }
+
+    /// The URL of the API server the client talks to (builds the client on first call).
+    pub async fn cluster_url(&self) -> Result<String, KubeError> {
+        Ok(self.built().await?.1.clone())
+    }
+
+    async fn built(&self) -> Result<&(kube::Client, String), KubeError> {
         self.client
             .get_or_try_init(|| async {
                 let config = self.config().await?;
                 let cluster = config.cluster_url.to_string();
                 kube::Client::try_from(config)
+                    .map(|client| (client, cluster.clone()))
                     .map_err(|source| KubeError::Client { cluster, source })
             })
             .await
-            .cloned()
     }
 
     /// The client configuration, with timeouts set.

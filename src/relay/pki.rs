@@ -76,13 +76,7 @@ pub fn validate_server_san(san: &str) -> Result<(), String> {
         return Ok(());
     }
     let name = san.strip_prefix("*.").unwrap_or(san);
-    let label_ok = |l: &str| {
-        (1..=63).contains(&l.len())
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    if !san.is_empty() && san.len() <= 253 && name.split('.').all(label_ok) {
+    if crate::translate::virtual_destination::is_dns_name(name) {
         Ok(())
     } else {
         Err(format!(

@@ -332,20 +332,22 @@ pub fn pod_health(namespace: &str, pods: &[Pod]) -> Finding {
     ))
 }
 
+/// The last path segment of an image reference, without its digest: `name[:tag]`.
+fn name_and_tag(image: &str) -> &str {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    without_digest.rsplit('/').next().unwrap_or(without_digest)
+}
+
 /// The tag of an image reference (`None` for digest-only or untagged references).
 pub fn image_tag(image: &str) -> Option<&str> {
-    let without_digest = image.split('@').next().unwrap_or(image);
-    let last_segment = without_digest.rsplit('/').next().unwrap_or(without_digest);
-    last_segment.split_once(':').map(|(_, tag)| tag)
+    name_and_tag(image).split_once(':').map(|(_, tag)| tag)
 }
 
 /// Whether `image` is meshctl's own (`<registry>/<path>/meshctl[:tag][@digest]`, a mirror
 /// included): only those run this binary and must match its version. The third-party images the
 /// chart can add (Redis, Prometheus) have versions of their own.
 pub fn is_meshctl_image(image: &str) -> bool {
-    let without_digest = image.split('@').next().unwrap_or(image);
-    let last_segment = without_digest.rsplit('/').next().unwrap_or(without_digest);
-    last_segment.split(':').next() == Some("meshctl")
+    name_and_tag(image).split(':').next() == Some("meshctl")
 }
 
 pub fn images(namespace: &str, ours: &[&Deployment], version: &str) -> Finding {
