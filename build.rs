@@ -11,12 +11,14 @@ fn main() {
     compile_protos();
 }
 
-/// Compiles `proto/relay/v1/relay.proto` into Rust with tonic-prost-build (protox: no
-/// protoc needed).
+/// Generates the relay's gRPC service (client and server) from
+/// `crates/meshctl-core/proto/relay/v1/relay.proto` with tonic-prost-build (protox: no protoc
+/// needed). The messages themselves are meshctl-core's (`meshctl_core::relay::proto`).
 fn compile_protos() {
-    println!("cargo:rerun-if-changed=proto");
-    let files = ["proto/relay/v1/relay.proto"];
-    let fds = match protox::compile(files, ["proto"]) {
+    const PROTO_ROOT: &str = "crates/meshctl-core/proto";
+    println!("cargo:rerun-if-changed={PROTO_ROOT}");
+    let files = [format!("{PROTO_ROOT}/relay/v1/relay.proto")];
+    let fds = match protox::compile(files, [PROTO_ROOT]) {
         Ok(fds) => fds,
         Err(err) => panic!("compiling proto/relay/v1/relay.proto failed: {err:?}"),
     };
@@ -24,6 +26,7 @@ fn compile_protos() {
         .build_client(true)
         .build_server(true)
         .bytes(".")
+        .extern_path(".meshctl.relay.v1", "::meshctl_core::relay::proto")
         // the generated `connect` constructor would clash with the Connect rpc;
         // channels are built by relay::client instead
         .build_transport(false)

@@ -7,8 +7,9 @@ mod common;
 use common::*;
 use meshctl::relay::pki;
 use meshctl::relay::proto::{
-    AgentMessage, BootstrapRequest, SnapshotDelta, agent_message, error, server_message,
+    AgentMessage, BootstrapRequest, Resource, SnapshotDelta, agent_message, error, server_message,
 };
+use meshctl::relay::reassembly::Bounds;
 use meshctl::relay::resource::key_of;
 use meshctl::server::store::StateStore;
 use prost::Message;
@@ -23,8 +24,14 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+async fn world_with(settings: impl FnOnce(&mut meshctl::server::ServerSettings)) -> World {
     let parts = ServerParts::new().await;
-    let server = parts.start().await;
+    let mut s = parts.settings();
+    settings(&mut s);
+    let server = parts.start_with(s).await;
     let tmp = tempfile::tempdir().unwrap();
     let token = parts.token("healthy").await;
     let healthy = start_agent(
@@ -493,5 +500,204 @@ async fn snapshot_with_a_bad_resource_keeps_the_good_ones() {
     );
     assert_eq!(w.server.metrics.snapshot_resources_rejected.get(), 2);
     drop(s);
+    assert_undisturbed(&w).await;
+}
+
+fn snapshot_chunk(version: u64, chunk: u32, last: bool, upserts: Vec<Resource>) -> AgentMessage {
+    AgentMessage {
+        msg: Some(agent_message::Msg::Snapshot(SnapshotDelta {
+            version,
+            upserts,
+            deletes: vec![],
+            last,
+            snapshot_hash: String::new(),
+            chunk,
+        })),
+    }
+}
+
+/// Opens a stream as `cluster` (issuing its token) and reads the Welcome.
+async fn welcomed_stream(w: &World, cluster: &str) -> RawStream {
+    w.parts.token(cluster).await;
+    let id = valid_identity(&w.parts.material, cluster);
+    let mut c = client(w.server.relay_addr, &w.server.root_ca_pem, Some(&id)).await;
+    let mut s = open_stream(&mut c, hello(cluster)).await.unwrap();
+    assert!(matches!(
+        next_message(&mut s).await.unwrap().unwrap().msg,
+        Some(server_message::Msg::Welcome(_))
+    ));
+    s
+}
+
+/// The server's fatal error on `s`, skipping anything else it sends first.
+async fn fatal_error(s: &mut RawStream) -> meshctl::relay::proto::Error {
+    loop {
+        match next_message(s).await {
+            Ok(Some(m)) => {
+                if let Some(server_message::Msg::Error(e)) = m.msg
+                    && e.fatal
+                {
+                    return e;
+                }
+            }
+            other => panic!("the stream ended without a fatal error: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unfinished_snapshot_version_is_never_committed() {
+    let w = world().await;
+    // Version 1 stops after its first chunk and the stream ends.
+    let s = welcomed_stream(&w, "c2").await;
+    s.tx.send(snapshot_chunk(
+        1,
+        0,
+        false,
+        vec![resource("ConfigMap", "half", "1")],
+    ))
+    .await
+    .unwrap();
+    let RawStream { tx, mut rx } = s;
+    drop(tx);
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(20), rx.message())
+        .await
+        .expect("the server did not end the stream")
+    {}
+    eventually("the stream to end", || {
+        w.server.registry.get("c2").is_some_and(|s| !s.connected)
+    })
+    .await;
+    assert!(
+        w.parts
+            .store
+            .snapshot_hashes("c2")
+            .await
+            .unwrap()
+            .is_empty(),
+        "a chunk of an unfinished version was committed"
+    );
+    // The next stream sends a whole version: only it is kept.
+    let s = welcomed_stream(&w, "c2").await;
+    let whole = resource("ConfigMap", "whole", "1");
+    s.tx.send(snapshot_chunk(2, 0, true, vec![whole.clone()]))
+        .await
+        .unwrap();
+    eventually("the whole version to be committed", || {
+        w.server
+            .registry
+            .get("c2")
+            .is_some_and(|s| s.snapshot_version == 2)
+    })
+    .await;
+    let held = w.parts.store.snapshot_hashes("c2").await.unwrap();
+    assert_eq!(held.keys().collect::<Vec<_>>(), vec![&key_of(&whole)]);
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn snapshot_chunks_out_of_order_end_the_stream_and_keep_nothing() {
+    let w = world().await;
+    let mut s = welcomed_stream(&w, "c2").await;
+    s.tx.send(snapshot_chunk(
+        1,
+        0,
+        false,
+        vec![resource("ConfigMap", "a", "1")],
+    ))
+    .await
+    .unwrap();
+    s.tx.send(snapshot_chunk(
+        1,
+        2,
+        true,
+        vec![resource("ConfigMap", "c", "1")],
+    ))
+    .await
+    .unwrap();
+    let e = fatal_error(&mut s).await;
+    assert_eq!(e.code, error::Code::InvalidMessage as i32);
+    assert!(
+        e.message
+            .contains("chunk 2 of version 1 arrived out of order (expected chunk 1 of version 1)"),
+        "{}",
+        e.message
+    );
+    assert!(
+        w.parts
+            .store
+            .snapshot_hashes("c2")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(w.server.metrics.rejected("malformed") >= 1);
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn snapshot_reassembly_is_bounded_in_bytes_and_chunks() {
+    let w = world_with(|s| {
+        s.session.snapshot_bounds = Bounds {
+            max_bytes: 256 * 1024,
+            max_chunks: 8,
+            ..Bounds::default()
+        };
+    })
+    .await;
+    // Bytes: 100 KiB chunks that never end.
+    let mut s = welcomed_stream(&w, "c2").await;
+    let payload = "x".repeat(100 * 1024);
+    for i in 0..4u32 {
+        let r = resource("ConfigMap", &format!("big{i}"), &payload);
+        if s.tx
+            .send(snapshot_chunk(1, i, false, vec![r]))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let e = fatal_error(&mut s).await;
+    assert_eq!(e.code, error::Code::InvalidMessage as i32);
+    assert!(
+        e.message
+            .contains("version 1 carries more than 262144 bytes"),
+        "{}",
+        e.message
+    );
+    // Chunks: empty chunks that never end.
+    let mut s = welcomed_stream(&w, "c3").await;
+    for i in 0..9u32 {
+        if s.tx
+            .send(snapshot_chunk(5, i, false, vec![]))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let e = fatal_error(&mut s).await;
+    assert!(
+        e.message.contains("version 5 has more than 8 chunks"),
+        "{}",
+        e.message
+    );
+    assert!(
+        w.parts
+            .store
+            .snapshot_hashes("c2")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        w.parts
+            .store
+            .snapshot_hashes("c3")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_undisturbed(&w).await;
 }

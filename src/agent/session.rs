@@ -8,11 +8,11 @@ use crate::agent::source::Snapshot;
 use crate::relay::client::{connect, relay_client};
 use crate::relay::delta::{chunk_for_wire, diff};
 use crate::relay::entitlements::{AnnouncedEntitlements, AnnouncedState};
-use crate::relay::limits::MAX_DELTA_RESOURCES;
 use crate::relay::proto::{
     Ack, AgentMessage, ConfigDelta, Heartbeat, Hello, ResourceError, SnapshotDelta, agent_message,
     error, server_message,
 };
+use crate::relay::reassembly::{Chunk as WireChunk, Reassembler};
 use crate::relay::resource::{key_of, key_of_ref};
 use crate::relay::tls::client_config;
 use crate::relay::{BUILD_VERSION, PROTOCOL_VERSION};
@@ -232,7 +232,7 @@ async fn connected(
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + hb, hb);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut renew_at = renew_deadline(creds.renew_at());
-    let mut pending: Option<(u64, Vec<crate::relay::proto::Resource>, Vec<String>)> = None;
+    let mut config_rx = Reassembler::default();
 
     loop {
         tokio::select! {
@@ -272,7 +272,7 @@ async fn connected(
                 };
                 match m.msg {
                     Some(server_message::Msg::Config(c)) => {
-                        if let Err(e) = receive_config(shared, &tx, &mut pending, c).await {
+                        if let Err(e) = receive_config(shared, &tx, &mut config_rx, c).await {
                             return failed(e);
                         }
                     }
@@ -385,32 +385,30 @@ async fn renew_now(
     Ok(creds)
 }
 
+/// Takes one configuration chunk; a version that arrived whole is applied and acknowledged. A
+/// chunk that breaks the protocol's order or bounds ends the stream (nothing of its version is
+/// applied; the next stream starts from what is held).
 async fn receive_config(
     shared: &AgentShared,
     tx: &Tx,
-    pending: &mut Option<(u64, Vec<crate::relay::proto::Resource>, Vec<String>)>,
+    config_rx: &mut Reassembler,
     c: ConfigDelta,
 ) -> Result<(), String> {
-    if c.chunk == 0 || pending.as_ref().is_none_or(|(v, _, _)| *v != c.version) {
-        *pending = Some((c.version, Vec::new(), Vec::new()));
-    }
-    let Some((version, upserts, deletes)) = pending.as_mut() else {
-        return Ok(());
+    let chunk = WireChunk {
+        version: c.version,
+        chunk: c.chunk,
+        last: c.last,
+        upserts: c.upserts,
+        deletes: c.deletes,
     };
-    upserts.extend(c.upserts);
-    deletes.extend(c.deletes.iter().map(key_of_ref));
-    if upserts.len() + deletes.len() > MAX_DELTA_RESOURCES {
-        *pending = None;
-        return Err(format!(
-            "configuration delta exceeds {MAX_DELTA_RESOURCES} resources"
-        ));
-    }
-    if !c.last {
-        return Ok(());
-    }
-    let version = *version;
-    let (upserts, deletes) = (std::mem::take(upserts), std::mem::take(deletes));
-    *pending = None;
+    let whole = match config_rx.accept(chunk) {
+        Ok(None) => return Ok(()),
+        Ok(Some(whole)) => whole,
+        Err(e) => return Err(format!("configuration {e}")),
+    };
+    let version = whole.version;
+    let upserts = whole.upserts;
+    let deletes: Vec<String> = whole.deletes.iter().map(key_of_ref).collect();
     let n = upserts.len();
     shared.metrics.config_resources_received.inc_by(n as u64);
     let mut errors = Vec::new();

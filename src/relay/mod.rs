@@ -1,27 +1,28 @@
-//! The relay between the management server and its agents: the generated protocol,
-//! PKI (CA, CSR signing), identities, TLS configuration, bootstrap tokens, resource
-//! hashing and delta computation. Everything here is shared by `server` and `agent`.
+//! The relay between the management server and its agents, on the network side: the gRPC
+//! service, PKI (CA, CSR signing), identities, TLS configuration, bootstrap tokens and resource
+//! files. The protocol's rules (messages, limits, hashing, deltas, chunking, reassembly) are
+//! meshctl-core's `relay`. Everything here is shared by `server` and `agent`.
 
 pub mod client;
-pub mod delta;
-pub mod entitlements;
-pub mod hash;
 pub mod identity;
-pub mod limits;
 pub mod pki;
-pub mod resource;
 pub mod resource_files;
 pub mod tls;
 pub mod token;
 
-/// Code generated from `proto/relay/v1/relay.proto`.
+// The protocol's rules live in the core crate (no I/O); they are re-exported here so that the
+// server and the agent name one relay.
+pub use meshctl_core::relay::{
+    PROTOCOL_VERSION, delta, entitlements, hash, limits, reassembly, resource,
+};
+
+/// The relay's messages (meshctl-core's) and the gRPC service generated for them from
+/// `crates/meshctl-core/proto/relay/v1/relay.proto`.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod proto {
+    pub use meshctl_core::relay::proto::*;
     tonic::include_proto!("meshctl.relay.v1");
 }
-
-/// The relay protocol version spoken by this build (sent in Hello and Welcome).
-pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The version of this binary, reported as agent and server version.
 pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");

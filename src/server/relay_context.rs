@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::relay::pki::CertAuthority;
+use crate::relay::reassembly::Bounds;
 use crate::server::config_source::ConfigSource;
 use crate::server::license_source::EntitlementsFeed;
 use crate::server::limiter::StreamLimiter;
@@ -55,6 +56,8 @@ pub struct SessionSettings {
     pub send_timeout: Duration,
     /// The license announced in `Welcome.entitlements`.
     pub entitlements: EntitlementsFeed,
+    /// What one snapshot version may hold while it is reassembled (the protocol's bounds).
+    pub snapshot_bounds: Bounds,
 }
 
 impl Default for SessionSettings {
@@ -64,6 +67,7 @@ impl Default for SessionSettings {
             missed_heartbeats: 3,
             send_timeout: Duration::from_secs(30),
             entitlements: EntitlementsFeed::none(),
+            snapshot_bounds: Bounds::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::relay::proto::{
     Ack, AgentMessage, ConfigDelta, Error as WireError, Hello, LicenseUpdate, RenewHint,
     ResyncRequest, ServerMessage, SnapshotDelta, Welcome, agent_message, error, server_message,
 };
+use crate::relay::reassembly::{Chunk as WireChunk, Reassembler};
 use crate::relay::resource::{key_of, key_of_ref, validate, validate_identity};
 use crate::relay::{BUILD_VERSION, PROTOCOL_VERSION};
 use crate::server::config_source::ClusterConfig;
@@ -39,9 +40,8 @@ struct Session {
     agent_held: HashMap<String, String>,
     last_config: Option<Arc<ClusterConfig>>,
     pending_acks: VecDeque<(u64, Instant)>,
-    /// Snapshot version being received, next expected chunk, keys rejected so far.
-    snapshot_rx: Option<(u64, u32, usize)>,
-    snapshot_upserts_in_version: usize,
+    /// The snapshot version being received from the agent.
+    snapshot_rx: Reassembler,
 }
 
 fn msg(m: server_message::Msg) -> ServerMessage {
@@ -75,8 +75,7 @@ pub async fn run(
         agent_held: hello.held_config.clone().into_iter().collect(),
         last_config: None,
         pending_acks: VecDeque::new(),
-        snapshot_rx: None,
-        snapshot_upserts_in_version: 0,
+        snapshot_rx: Reassembler::new(ctx.session.snapshot_bounds),
     };
     let reason = match s.run(&peer, &hello, inbound).await {
         Ok(()) => "closed".to_string(),
@@ -405,46 +404,38 @@ impl Session {
         self.handle.set_config_errors(errors);
     }
 
+    /// Takes one snapshot chunk; a version that arrived whole is validated and applied to the
+    /// store in one step, so nothing of an unfinished version is ever kept.
     async fn handle_snapshot(&mut self, d: SnapshotDelta) -> Result<(), String> {
         let cluster = self.handle.cluster.clone();
-        match self.snapshot_rx {
-            Some((v, next, _)) if v == d.version && next == d.chunk => {}
-            _ if d.chunk == 0 => {
-                self.snapshot_rx = Some((d.version, 0, 0));
-                self.snapshot_upserts_in_version = 0;
-            }
-            _ => {
+        let snapshot_hash = d.snapshot_hash;
+        let chunk = WireChunk {
+            version: d.version,
+            chunk: d.chunk,
+            last: d.last,
+            upserts: d.upserts,
+            deletes: d.deletes,
+        };
+        let whole = match self.snapshot_rx.accept(chunk) {
+            Ok(None) => return Ok(()),
+            Ok(Some(whole)) => whole,
+            Err(e) => {
                 self.ctx.metrics.reject("malformed");
+                tracing::warn!(%cluster, error = %e, "agent stream rejected: snapshot chunk refused");
                 return self
                     .fail(
                         error::Code::InvalidMessage,
-                        format!(
-                            "snapshot chunk {} of version {} arrived out of order",
-                            d.chunk, d.version
-                        ),
-                        Status::invalid_argument("snapshot chunk out of order"),
+                        format!("snapshot {e}"),
+                        Status::invalid_argument(format!("snapshot {e}")),
                     )
                     .await;
             }
-        }
-        self.snapshot_upserts_in_version += d.upserts.len() + d.deletes.len();
-        if self.snapshot_upserts_in_version > MAX_DELTA_RESOURCES {
-            self.ctx.metrics.reject("malformed");
-            return self
-                .fail(
-                    error::Code::InvalidMessage,
-                    format!(
-                        "snapshot version {} exceeds {MAX_DELTA_RESOURCES} resources",
-                        d.version
-                    ),
-                    Status::invalid_argument("snapshot too large"),
-                )
-                .await;
-        }
-        let mut valid = Vec::with_capacity(d.upserts.len());
+        };
+        let version = whole.version;
+        let mut valid = Vec::with_capacity(whole.upserts.len());
         let mut rejected: Vec<(String, String)> = Vec::new();
         let mut bytes = 0u64;
-        for r in d.upserts {
+        for r in whole.upserts {
             match validate(&r) {
                 Ok(()) => {
                     bytes += r.body.len() as u64;
@@ -453,7 +444,7 @@ impl Session {
                 Err(e) => rejected.push((key_of(&r), e.to_string())),
             }
         }
-        let deletes: Vec<String> = d
+        let deletes: Vec<String> = whole
             .deletes
             .iter()
             .filter(|k| validate_identity(&k.api_version, &k.kind, &k.namespace, &k.name).is_ok())
@@ -467,16 +458,11 @@ impl Session {
         let summary = self
             .ctx
             .store
-            .apply_snapshot_delta(&cluster, d.version, valid, deletes)
+            .apply_snapshot_delta(&cluster, version, valid, deletes)
             .await
             .map_err(|e| e.to_string())?;
-        let mut rejected_so_far = 0;
-        if let Some((_, next, n)) = self.snapshot_rx.as_mut() {
-            *next += 1;
-            *n += rejected.len();
-            rejected_so_far = *n;
-        }
-        if !rejected.is_empty() {
+        let any_rejected = !rejected.is_empty();
+        if any_rejected {
             self.ctx
                 .metrics
                 .snapshot_resources_rejected
@@ -491,7 +477,7 @@ impl Session {
                 rejected.len(),
                 detail.join("; ")
             );
-            tracing::warn!(%cluster, version = d.version, %message, "snapshot resources rejected");
+            tracing::warn!(%cluster, version, %message, "snapshot resources rejected");
             let keys = rejected
                 .into_iter()
                 .take(MAX_ERROR_KEYS)
@@ -505,36 +491,33 @@ impl Session {
             ))
             .await?;
         }
-        if d.last {
-            self.snapshot_rx = None;
-            self.handle.update(|s| {
-                s.snapshot_version = summary.version;
-                s.snapshot_resources = summary.resources;
-                s.snapshot_bytes = summary.bytes;
-            });
-            if rejected_so_far == 0 && d.snapshot_hash != summary.hash {
-                let held = self
-                    .ctx
+        self.handle.update(|s| {
+            s.snapshot_version = summary.version;
+            s.snapshot_resources = summary.resources;
+            s.snapshot_bytes = summary.bytes;
+        });
+        if !any_rejected && snapshot_hash != summary.hash {
+            let held = self
+                .ctx
+                .store
+                .snapshot_hashes(&cluster)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(%cluster, "snapshot hash differs after delta; asking the agent to resync");
+            let mut req = ResyncRequest {
+                reason: "the server's copy of the snapshot differs from the agent's".into(),
+                held_snapshot: held.into_iter().collect(),
+            };
+            if req.encoded_len() > MAX_MESSAGE_BYTES - 1024 {
+                let keys: Vec<String> = req.held_snapshot.keys().cloned().collect();
+                self.ctx
                     .store
-                    .snapshot_hashes(&cluster)
+                    .apply_snapshot_delta(&cluster, summary.version, Vec::new(), keys)
                     .await
                     .map_err(|e| e.to_string())?;
-                tracing::info!(%cluster, "snapshot hash differs after delta; asking the agent to resync");
-                let mut req = ResyncRequest {
-                    reason: "the server's copy of the snapshot differs from the agent's".into(),
-                    held_snapshot: held.into_iter().collect(),
-                };
-                if req.encoded_len() > MAX_MESSAGE_BYTES - 1024 {
-                    let keys: Vec<String> = req.held_snapshot.keys().cloned().collect();
-                    self.ctx
-                        .store
-                        .apply_snapshot_delta(&cluster, summary.version, Vec::new(), keys)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    req.held_snapshot.clear();
-                }
-                self.send(msg(server_message::Msg::Resync(req))).await?;
+                req.held_snapshot.clear();
             }
+            self.send(msg(server_message::Msg::Resync(req))).await?;
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! Pure delta computation between what a peer holds (key -> hash) and the desired set,
-//! and chunking of a delta so that no message exceeds the size limit.
+//! and chunking of a delta so that no message exceeds the size limit and no version exceeds what a
+//! receiver reassembles (`reassembly`).
 
-use crate::relay::limits::CHUNK_BUDGET_BYTES;
+use crate::relay::limits::{CHUNK_BUDGET_BYTES, MAX_DELTA_BYTES, MAX_DELTA_RESOURCES};
 use crate::relay::proto;
 use crate::relay::resource::parse_key;
 use prost::Message;
@@ -44,32 +45,49 @@ pub struct Chunk {
     pub deletes: Vec<proto::ResourceKey>,
 }
 
-/// A resource that cannot be sent because it alone exceeds the chunk budget.
+/// Why a delta cannot be sent.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("resource {key} encodes to {size} bytes, over the per-message budget of {budget}")]
-pub struct Oversized {
-    pub key: String,
-    pub size: usize,
-    pub budget: usize,
+pub enum ChunkError {
+    /// One resource alone exceeds the chunk budget.
+    #[error("resource {key} encodes to {size} bytes, over the per-message budget of {budget}")]
+    Oversized {
+        key: String,
+        size: usize,
+        budget: usize,
+    },
+    /// The whole delta exceeds what a receiver reassembles.
+    #[error(
+        "the delta carries {resources} resources in {bytes} bytes, over the protocol's bound of \
+         {max_resources} resources and {max_bytes} bytes per version"
+    )]
+    TooLarge {
+        resources: usize,
+        bytes: usize,
+        max_resources: usize,
+        max_bytes: usize,
+    },
 }
 
-/// Splits a delta into chunks whose encoded resources stay within `budget` bytes.
-/// Always returns at least one (possibly empty) chunk. Deletes whose key cannot be
-/// parsed are dropped (they cannot have been produced by a valid peer).
-pub fn chunk(delta: Delta, budget: usize) -> Result<Vec<Chunk>, Oversized> {
+/// Splits a delta into chunks whose encoded resources stay within `budget` bytes and whose sum
+/// stays within `max_bytes`. Always returns at least one (possibly empty) chunk. Deletes whose key
+/// cannot be parsed are dropped (they cannot have been produced by a valid peer).
+pub fn chunk(delta: Delta, budget: usize, max_bytes: usize) -> Result<Vec<Chunk>, ChunkError> {
+    let resources = delta.upserts.len() + delta.deletes.len();
     let mut chunks = Vec::new();
     let mut current = Chunk::default();
     let mut used = 0usize;
+    let mut total = 0usize;
     for r in delta.upserts {
         // field tag + length prefix overhead
         let size = r.encoded_len() + 6;
         if size > budget {
-            return Err(Oversized {
+            return Err(ChunkError::Oversized {
                 key: crate::relay::resource::key_of(&r),
                 size,
                 budget,
             });
         }
+        total += size;
         if used + size > budget {
             chunks.push(std::mem::take(&mut current));
             used = 0;
@@ -80,6 +98,7 @@ pub fn chunk(delta: Delta, budget: usize) -> Result<Vec<Chunk>, Oversized> {
     for key in delta.deletes {
         let Ok(k) = parse_key(&key) else { continue };
         let size = k.encoded_len() + 6;
+        total += size;
         if used + size > budget {
             chunks.push(std::mem::take(&mut current));
             used = 0;
@@ -88,12 +107,20 @@ pub fn chunk(delta: Delta, budget: usize) -> Result<Vec<Chunk>, Oversized> {
         current.deletes.push(k);
     }
     chunks.push(current);
+    if total > max_bytes || resources > MAX_DELTA_RESOURCES {
+        return Err(ChunkError::TooLarge {
+            resources,
+            bytes: total,
+            max_resources: MAX_DELTA_RESOURCES,
+            max_bytes,
+        });
+    }
     Ok(chunks)
 }
 
-/// [`chunk`] with the protocol's budget.
-pub fn chunk_for_wire(delta: Delta) -> Result<Vec<Chunk>, Oversized> {
-    chunk(delta, CHUNK_BUDGET_BYTES)
+/// [`chunk`] with the protocol's budgets.
+pub fn chunk_for_wire(delta: Delta) -> Result<Vec<Chunk>, ChunkError> {
+    chunk(delta, CHUNK_BUDGET_BYTES, MAX_DELTA_BYTES)
 }
 
 #[cfg(test)]
@@ -144,7 +171,7 @@ mod tests {
             upserts: upserts.clone(),
             deletes: vec!["v1/ConfigMap/ns/gone".into()],
         };
-        let chunks = chunk(delta, one * 10).unwrap();
+        let chunks = chunk(delta, one * 10, usize::MAX).unwrap();
         assert!(chunks.len() >= 10);
         for c in &chunks {
             let size: usize = c.upserts.iter().map(|r| r.encoded_len() + 6).sum::<usize>()
@@ -158,7 +185,7 @@ mod tests {
 
     #[test]
     fn empty_delta_gives_one_empty_chunk() {
-        let chunks = chunk(Delta::default(), 1000).unwrap();
+        let chunks = chunk(Delta::default(), 1000, 1000).unwrap();
         assert_eq!(chunks, vec![Chunk::default()]);
     }
 
@@ -171,9 +198,34 @@ mod tests {
                 deletes: vec![],
             },
             10,
+            usize::MAX,
         )
         .unwrap_err();
-        assert_eq!(err.key, "v1/ConfigMap/ns/big");
+        assert!(
+            matches!(&err, ChunkError::Oversized { key, .. } if key == "v1/ConfigMap/ns/big"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_delta_over_the_version_bound_is_refused_whole() {
+        let upserts: Vec<_> = (0..10).map(|i| res(&format!("r{i}"), i)).collect();
+        let size: usize = upserts.iter().map(|r| r.encoded_len() + 6).sum();
+        let delta = Delta {
+            upserts,
+            deletes: vec![],
+        };
+        assert!(chunk(delta.clone(), 1000, size).is_ok());
+        let err = chunk(delta, 1000, size - 1).unwrap_err();
+        assert_eq!(
+            err,
+            ChunkError::TooLarge {
+                resources: 10,
+                bytes: size,
+                max_resources: MAX_DELTA_RESOURCES,
+                max_bytes: size - 1
+            }
+        );
     }
 
     #[test]
