@@ -701,3 +701,54 @@ async fn snapshot_reassembly_is_bounded_in_bytes_and_chunks() {
     );
     assert_undisturbed(&w).await;
 }
+
+/// Opens a TCP connection to `addr` from `source` that never sends a byte.
+async fn silent_connection(
+    source: std::net::IpAddr,
+    addr: std::net::SocketAddr,
+) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(source, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Whether the server closed `s` (reads end of stream) rather than keeping it open.
+async fn closed_by_server(s: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1];
+    matches!(
+        tokio::time::timeout(Duration::from_millis(50), s.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test]
+async fn silent_connections_do_not_keep_agents_out() {
+    let w = world_with(|s| s.max_pending_connections_per_source = 16).await;
+    let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    // More silent connections than there are handshake slots (256), all from one address.
+    let mut silent = Vec::new();
+    for _ in 0..400 {
+        silent.push(silent_connection(attacker, w.server.relay_addr).await);
+    }
+    eventually(
+        "the connections over the per-source limit to be closed",
+        || w.server.metrics.connections_refused("source_cap") >= 400 - 16,
+    )
+    .await;
+    // An agent from another address connects and is welcomed while the first silent
+    // connection is still held open (before the fix it waited behind them for their deadline).
+    let welcomed = welcomed_stream(&w, "c2").await;
+    assert!(
+        !closed_by_server(&mut silent[0]).await,
+        "the agent was let in only after the silent connections were dropped"
+    );
+    drop(welcomed);
+    // The silent connections that were let in are closed by the ClientHello deadline, counted.
+    eventually("silent connections to time out", || {
+        w.server.metrics.connections_refused("client_hello_timeout") >= 16
+    })
+    .await;
+    assert!(closed_by_server(&mut silent[0]).await);
+    assert_undisturbed(&w).await;
+}

@@ -81,6 +81,8 @@ fn settings(params: &BenchParams, listen: SocketAddr) -> ServerSettings {
         admin_listen: None,
         max_streams: (params.agents * 2).max(ServerSettings::default().max_streams),
         max_new_streams_per_second: params.max_new_streams_per_second,
+        // every simulated agent connects from 127.0.0.1
+        max_pending_connections_per_source: 0,
         ..ServerSettings::default()
     }
 }

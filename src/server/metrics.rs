@@ -31,6 +31,7 @@ pub struct RelayMetrics {
     pub push_latency: Histogram,
     pub ack_latency: Histogram,
     pub streams_rejected: Family<ReasonLabel, Counter>,
+    pub connections_refused: Family<ReasonLabel, Counter>,
     pub bootstraps: Family<ResultLabel, Counter>,
     pub renewals: Family<ResultLabel, Counter>,
     pub snapshot_resources_received: Counter,
@@ -78,6 +79,7 @@ impl RelayMetrics {
             push_latency: latency(),
             ack_latency: latency(),
             streams_rejected: Family::default(),
+            connections_refused: Family::default(),
             bootstraps: Family::default(),
             renewals: Family::default(),
             snapshot_resources_received: Counter::default(),
@@ -120,6 +122,11 @@ impl RelayMetrics {
                 "meshctl_relay_streams_rejected",
                 "Relay streams and calls refused, by reason",
                 m.streams_rejected.clone(),
+            );
+            r.register(
+                "meshctl_relay_connections_refused",
+                "Relay connections closed before they were established, by reason (pending_cap, source_cap, connection_cap, client_hello_timeout, handshake_timeout, handshake_failed)",
+                m.connections_refused.clone(),
             );
             r.register(
                 "meshctl_relay_bootstraps",
@@ -229,6 +236,22 @@ impl RelayMetrics {
                 reason: reason.to_string(),
             })
             .inc();
+    }
+
+    pub fn connection_refused(&self, reason: &str) {
+        self.connections_refused
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn connections_refused(&self, reason: &str) -> u64 {
+        self.connections_refused
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .get()
     }
 
     pub fn rejected(&self, reason: &str) -> u64 {

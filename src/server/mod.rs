@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod admin_client;
 pub mod config_source;
+pub mod connection_gate;
 pub mod kube;
 pub mod license_source;
 pub mod limiter;

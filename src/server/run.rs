@@ -6,6 +6,7 @@ use crate::relay::proto::relay_server::RelayServer as RelayGrpcServer;
 use crate::relay::tls::{TlsError, server_config};
 use crate::server::admin;
 use crate::server::config_source::ConfigSource;
+use crate::server::connection_gate::ConnectionGate;
 use crate::server::limiter::StreamLimiter;
 use crate::server::listener::{HandshakeStats, tls_incoming};
 use crate::server::metrics::RelayMetrics;
@@ -41,6 +42,11 @@ pub enum ServerError {
     Tls(#[from] TlsError),
 }
 
+/// Pending connections one source address may have by default: far more than one cluster's
+/// agent needs, far fewer than the [`crate::server::connection_gate::MAX_PENDING_CONNECTIONS`]
+/// every source shares.
+pub const DEFAULT_MAX_PENDING_CONNECTIONS_PER_SOURCE: usize = 64;
+
 /// Settings of the management server.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -51,8 +57,11 @@ pub struct ServerSettings {
     pub ui_listen: Option<SocketAddr>,
     pub server_sans: Vec<String>,
     pub max_streams: usize,
-    /// Open relay connections (TLS, with or without streams) at once.
+    /// Established relay connections (TLS, with or without streams) at once.
     pub max_connections: usize,
+    /// Connections from one source address that may be waiting for or running their TLS
+    /// handshake at once (0: no limit).
+    pub max_pending_connections_per_source: usize,
     pub max_new_streams_per_second: f64,
     pub client_cert_ttl: Duration,
     pub hello_timeout: Duration,
@@ -68,6 +77,7 @@ impl Default for ServerSettings {
             server_sans: default_server_sans(),
             max_streams: 10_000,
             max_connections: 12_000,
+            max_pending_connections_per_source: DEFAULT_MAX_PENDING_CONNECTIONS_PER_SOURCE,
             max_new_streams_per_second: 200.0,
             client_cert_ttl: DEFAULT_CLIENT_CERT_TTL,
             hello_timeout: Duration::from_secs(10),
@@ -203,7 +213,7 @@ impl RelayServer {
             tls,
             shutdown.clone(),
             handshakes.clone(),
-            s.max_connections,
+            ConnectionGate::new(s.max_connections, s.max_pending_connections_per_source),
             metrics.clone(),
         );
         let relay_shutdown = shutdown.clone();

@@ -20,6 +20,7 @@ use crate::server::license_source::{
 use crate::server::platform_kube::{KubePlatformSource, StatusLedger, StatusWriter};
 use crate::server::platform_source::DirPlatformSource;
 use crate::server::redis_store::{self, RedisStateStore, RedisStoreSettings};
+use crate::server::run::DEFAULT_MAX_PENDING_CONNECTIONS_PER_SOURCE;
 use crate::server::session::SessionSettings;
 use crate::server::store::{MemoryStateStore, StateStore};
 use crate::server::translation::{TranslatingConfigSource, TranslationSettings};
@@ -122,10 +123,16 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_streams: usize,
 
-    /// Maximum number of open relay connections (with or without a stream); further
-    /// connections are closed at once
+    /// Maximum number of established relay connections (with or without a stream); further
+    /// connections are closed after their handshake
     #[arg(long, value_name = "N", default_value_t = 12_000)]
     pub max_connections: usize,
+
+    /// Maximum number of connections from one source address that may be waiting for or running
+    /// their TLS handshake at once (0: no limit); further ones are closed at once. Raise it when
+    /// agents reach the server through a proxy that hides their addresses
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PENDING_CONNECTIONS_PER_SOURCE)]
+    pub max_pending_connections_per_source: usize,
 
     /// Maximum rate of new streams, bootstraps and renewals (per second, bursts of one
     /// second's worth)
@@ -304,6 +311,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             server_sans: sans,
             max_streams: args.max_streams.max(1),
             max_connections: args.max_connections.max(1),
+            max_pending_connections_per_source: args.max_pending_connections_per_source,
             max_new_streams_per_second: args.max_new_streams_per_second,
             client_cert_ttl: args.client_cert_ttl,
             hello_timeout: Duration::from_secs(10),
