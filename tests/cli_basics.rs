@@ -156,6 +156,35 @@ fn version_touches_no_kubeconfig() {
 }
 
 #[test]
+#[allow(clippy::print_stderr)]
+fn in_a_pod_without_its_service_account_token_the_error_says_so() {
+    // A pod (KUBERNETES_SERVICE_HOST set) without a kubeconfig and without the token volume: the
+    // error is about the in-cluster configuration, not about a ~/.kube/config no pod has.
+    if std::path::Path::new("/var/run/secrets/kubernetes.io/serviceaccount/token").exists() {
+        eprintln!("skipped: this machine is a pod with a ServiceAccount token");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let out = meshctl()
+        .env("HOME", home.path())
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", "6443")
+        .args(["version", "--server"])
+        .assert()
+        .code(3)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(
+        err.contains("in-cluster Kubernetes configuration failed")
+            && err.contains("/var/run/secrets/kubernetes.io/serviceaccount"),
+        "{err}"
+    );
+    assert!(!err.contains(".kube/config"), "{err}");
+}
+
+#[test]
 fn completion_scripts_for_every_shell() {
     for (shell, marker) in [
         ("bash", "complete -F"),

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::kube::apply::{Applied, Applier, ApplyAction, ApplyOptions, FIELD_MANAGER};
 use crate::kube::resources::Resolver;
+use crate::manifests::image::ImageRef;
 use crate::manifests::{self, Document, ManifestError, Profile, RenderOptions, ValuesInput};
 use crate::relay::identity::cluster_from_cert_der;
 use crate::relay::pki::certs_from_pem;
@@ -33,8 +34,15 @@ pub fn render_agent(
     server: &ServerInfo,
 ) -> Result<Vec<Document>, ManifestError> {
     let mut input = user.clone();
-    if let Some((repository, tag)) = server.image.as_deref().and_then(split_image) {
-        let layer = format!("image:\n  repository: {repository:?}\n  tag: {tag:?}\n");
+    if let Some((repository, tag, digest)) = server.image.as_deref().and_then(split_image) {
+        // The server's digest pins the agent to the very same image, unless the user picks
+        // another image (repository or tag) without a digest of its own: the digest would
+        // silently win over their choice.
+        let digest = digest.filter(|_| !user_picks_image(user));
+        let mut layer = format!("image:\n  repository: {repository:?}\n  tag: {tag:?}\n");
+        if let Some(digest) = digest {
+            layer.push_str(&format!("  digest: {digest:?}\n"));
+        }
         let at = input.files.len().min(1);
         input
             .files
@@ -63,13 +71,25 @@ pub fn render_agent(
     Ok(documents)
 }
 
-/// `repository:tag` of an image without a digest.
-fn split_image(image: &str) -> Option<(&str, &str)> {
-    if image.contains('@') {
-        return None;
-    }
-    let (repository, tag) = image.rsplit_once(':')?;
-    (!tag.contains('/') && !repository.is_empty() && !tag.is_empty()).then_some((repository, tag))
+/// Repository, tag and digest of a tagged image (`repository:tag[@digest]`); `None` without a tag.
+fn split_image(image: &str) -> Option<(&str, &str, Option<&str>)> {
+    let reference = ImageRef::parse(image);
+    let tag = reference.tag.filter(|t| !t.is_empty())?;
+    (!reference.repository.is_empty()).then_some((reference.repository, tag, reference.digest))
+}
+
+/// Whether the user's values choose an image repository or tag other than the defaults without
+/// giving a digest.
+fn user_picks_image(user: &ValuesInput) -> bool {
+    let Ok(defaults) = manifests::values::embedded_defaults() else {
+        return false;
+    };
+    // Values that do not resolve are reported by the render that follows.
+    let Ok(values) = manifests::values::resolve(&defaults, user) else {
+        return false;
+    };
+    let differs = |pointer: &str| values.pointer(pointer) != defaults.pointer(pointer);
+    (differs("/image/repository") || differs("/image/tag")) && !differs("/image/digest")
 }
 
 /// The agent namespace of rendered documents.
@@ -371,6 +391,36 @@ mod tests {
         );
         assert_eq!(split_image("reg:5000/meshctl"), None);
         assert_eq!(split_image("meshctl@sha256:abc"), None);
+        assert_eq!(
+            split_image("reg:5000/m/meshctl:1.0.0@sha256:abc"),
+            Some(("reg:5000/m/meshctl", "1.0.0", Some("sha256:abc")))
+        );
+    }
+
+    #[test]
+    fn the_agent_gets_the_servers_digest_unless_the_user_picks_another_image() {
+        let digest = format!("sha256:{}", "0f".repeat(32));
+        let pinned = format!("mirror.local/meshctl:1.0.0@{digest}");
+        let image = |set: &[&str]| {
+            let docs =
+                render_agent(&user(set), "east", "r:1", &server(None, Some(&pinned))).unwrap();
+            let deployment = docs.iter().find(|d| d.kind == "Deployment").unwrap();
+            deployment.object["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(image(&[]), pinned);
+        assert_eq!(image(&["image.tag=custom"]), "mirror.local/meshctl:custom");
+        assert_eq!(
+            image(&["image.repository=other/meshctl"]),
+            "other/meshctl:1.0.0"
+        );
+        let own = format!("sha256:{}", "1e".repeat(32));
+        assert_eq!(
+            image(&["image.tag=custom", &format!("image.digest={own}")]),
+            format!("mirror.local/meshctl:custom@{own}")
+        );
     }
 
     #[tokio::test]

@@ -39,6 +39,12 @@ pub enum KubeError {
         "no Kubernetes configuration found (not in a cluster, and no kubeconfig): {0}; pass --kubeconfig or set KUBECONFIG"
     )]
     NoConfig(#[source] kube::config::InferConfigError),
+    /// In a pod (`KUBERNETES_SERVICE_HOST` set) without a kubeconfig, the in-cluster configuration
+    /// failed: said as such, not as a missing `~/.kube/config` nobody in a pod has.
+    #[error(
+        "in-cluster Kubernetes configuration failed (KUBERNETES_SERVICE_HOST is set, no kubeconfig): {0}; the pod needs its ServiceAccount token, ca.crt and namespace under /var/run/secrets/kubernetes.io/serviceaccount (automountServiceAccountToken must not be false)"
+    )]
+    InCluster(#[source] kube::config::InClusterError),
     #[error("cannot use kubeconfig {origin}: {source}")]
     Config {
         origin: String,
@@ -233,9 +239,20 @@ impl KubeTarget {
     /// The client configuration, with timeouts set.
     pub async fn config(&self) -> Result<kube::Config, KubeError> {
         let mut config = match (&self.kubeconfig, &self.context) {
-            (None, None) => kube::Config::infer()
-                .await
-                .map_err(|e| default_kubeconfig_error(e, KubeError::NoConfig))?,
+            (None, None) => match kube::Config::infer().await {
+                Ok(config) => config,
+                Err(error)
+                    if missing_kubeconfig(&error).is_some()
+                        && std::env::var_os("KUBERNETES_SERVICE_HOST")
+                            .is_some_and(|v| !v.is_empty()) =>
+                {
+                    return Err(match kube::Config::incluster() {
+                        Err(in_cluster) => KubeError::InCluster(in_cluster),
+                        Ok(_) => default_kubeconfig_error(error, KubeError::NoConfig),
+                    });
+                }
+                Err(error) => return Err(default_kubeconfig_error(error, KubeError::NoConfig)),
+            },
             (path, context) => {
                 let (kubeconfig, origin) = load_kubeconfig(path.as_deref())?;
                 if let Some(context) = context {

@@ -38,14 +38,18 @@ impl Running {
         for var in mesh::MESHCTL_ENV {
             cmd.env_remove(var);
         }
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .env("NO_COLOR", "1");
+        cmd.args(args).env("NO_COLOR", "1");
         for (k, v) in envs {
             cmd.env(k, v);
         }
+        Self::start_command(cmd)
+    }
+
+    /// Starts `cmd` (e.g. meshctl inside a sandbox), collecting its stderr line by line.
+    pub fn start_command(mut cmd: Command) -> Self {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start meshctl");
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, lines) = mpsc::sync_channel(10_000);
@@ -107,6 +111,20 @@ impl Running {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit; `None` when it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the process") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Stops the process now.
@@ -319,17 +337,9 @@ pub fn license_args(dir: &tempfile::TempDir, licensee: &str) -> Vec<String> {
 }
 
 impl E2eEnv {
-    /// An environment whose every context is ServiceAccount `namespace/name` of the management
-    /// (or, with `remote`, the workload) cluster: a token from the TokenRequest API (one hour),
-    /// the cluster's server and CA, written as a kubeconfig into `dir`. What a pod of that
-    /// ServiceAccount gets, so a process run with it has exactly the RBAC of the manifests.
-    pub async fn as_service_account(
-        &self,
-        remote: bool,
-        namespace: &str,
-        name: &str,
-        dir: &std::path::Path,
-    ) -> E2eEnv {
+    /// A token of ServiceAccount `namespace/name` of the management (or, with `remote`, the
+    /// workload) cluster from the TokenRequest API, valid for one hour.
+    pub async fn service_account_token(&self, remote: bool, namespace: &str, name: &str) -> String {
         use k8s_openapi::api::authentication::v1::TokenRequest;
         use k8s_openapi::api::core::v1::ServiceAccount;
         let client = self.client(remote).await;
@@ -343,8 +353,15 @@ impl E2eEnv {
             .create_subresource("token", name, &Default::default(), &request)
             .await
             .unwrap_or_else(|e| panic!("TokenRequest for ServiceAccount {namespace}/{name}: {e}"));
-        let token = issued.status.expect("a TokenRequest status").token;
+        issued
+            .status
+            .and_then(|s| s.token)
+            .expect("a token in the TokenRequest status")
+    }
 
+    /// The name and the entry of the management (or, with `remote`, the workload) context's
+    /// cluster in the kubeconfig.
+    pub fn cluster_entry(&self, remote: bool) -> (String, kube::config::Cluster) {
         let admin = self.kubeconfig_file();
         let context_name = if remote {
             self.remote_context.clone()
@@ -366,6 +383,71 @@ impl E2eEnv {
             .find(|c| c.name == cluster_name)
             .and_then(|c| c.cluster.clone())
             .expect("the context's cluster entry");
+        (cluster_name, cluster)
+    }
+
+    /// What the kubelet gives a pod of ServiceAccount `namespace/name`: the files of the
+    /// `kube-api-access` volume (`token` from the TokenRequest API, the cluster's `ca.crt`,
+    /// `namespace`) written into `dir` (readable by every user: the pod's runs as 65532), and
+    /// `KUBERNETES_SERVICE_HOST`/`_PORT` naming the API server.
+    pub async fn pod_identity(
+        &self,
+        remote: bool,
+        namespace: &str,
+        name: &str,
+        dir: &std::path::Path,
+    ) -> PodIdentity {
+        use base64::Engine as _;
+        use std::os::unix::fs::PermissionsExt;
+        let token = self.service_account_token(remote, namespace, name).await;
+        let (_, cluster) = self.cluster_entry(remote);
+        let ca = match (
+            &cluster.certificate_authority_data,
+            &cluster.certificate_authority,
+        ) {
+            (Some(data), _) => base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .expect("certificate-authority-data is base64"),
+            (None, Some(file)) => std::fs::read(file).expect("read certificate-authority"),
+            (None, None) => panic!("the kubeconfig's cluster has no certificate authority"),
+        };
+        let server: http::Uri = cluster
+            .server
+            .as_deref()
+            .expect("the cluster's server")
+            .parse()
+            .expect("the cluster's server is a URL");
+        let host = server.host().expect("a host in the server URL").to_owned();
+        let port = server.port_u16().unwrap_or(443).to_string();
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("token"), token).unwrap();
+        std::fs::write(dir.join("ca.crt"), ca).unwrap();
+        std::fs::write(dir.join("namespace"), namespace).unwrap();
+        for file in ["token", "ca.crt", "namespace"] {
+            std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        PodIdentity {
+            dir: dir.to_path_buf(),
+            host,
+            port,
+        }
+    }
+
+    /// An environment whose every context is ServiceAccount `namespace/name` of the management
+    /// (or, with `remote`, the workload) cluster: a token from the TokenRequest API (one hour),
+    /// the cluster's server and CA, written as a kubeconfig into `dir`. What a pod of that
+    /// ServiceAccount gets, so a process run with it has exactly the RBAC of the manifests.
+    pub async fn as_service_account(
+        &self,
+        remote: bool,
+        namespace: &str,
+        name: &str,
+        dir: &std::path::Path,
+    ) -> E2eEnv {
+        let token = self.service_account_token(remote, namespace, name).await;
+        let (cluster_name, cluster) = self.cluster_entry(remote);
         let context = format!("sa-{name}");
         let kubeconfig = serde_json::json!({
             "apiVersion": "v1", "kind": "Config", "current-context": context,
@@ -387,6 +469,17 @@ impl E2eEnv {
             remote_context: Some(context),
         }
     }
+}
+
+/// A pod's view of its ServiceAccount: the directory to mount at
+/// `/var/run/secrets/kubernetes.io/serviceaccount` and the API server's address.
+#[derive(Debug, Clone)]
+pub struct PodIdentity {
+    pub dir: PathBuf,
+    /// `KUBERNETES_SERVICE_HOST`.
+    pub host: String,
+    /// `KUBERNETES_SERVICE_PORT`.
+    pub port: String,
 }
 
 /// The Deployments of `namespace` matching `selector` whose rollout is not complete, as (name, why):

@@ -13,6 +13,7 @@ use super::{PART_OF_LABEL, PART_OF_SELECTOR, api_failure, join_limited, plural};
 use crate::check::cluster::ClusterAccess;
 use crate::check::engine::Check;
 use crate::check::model::{CheckSpec, Finding, Severity};
+use crate::manifests::image::ImageRef;
 
 /// A container restarted at least this often is reported even when it runs now.
 pub const RESTART_WARNING: i32 = 3;
@@ -332,22 +333,17 @@ pub fn pod_health(namespace: &str, pods: &[Pod]) -> Finding {
     ))
 }
 
-/// The last path segment of an image reference, without its digest: `name[:tag]`.
-fn name_and_tag(image: &str) -> &str {
-    let without_digest = image.split('@').next().unwrap_or(image);
-    without_digest.rsplit('/').next().unwrap_or(without_digest)
-}
-
-/// The tag of an image reference (`None` for digest-only or untagged references).
+/// The tag of an image reference (`None` for digest-only or untagged references); the tag of a
+/// digest-pinned `repository:tag@sha256:...` (as `image.digest` renders it) is still its tag.
 pub fn image_tag(image: &str) -> Option<&str> {
-    name_and_tag(image).split_once(':').map(|(_, tag)| tag)
+    ImageRef::parse(image).tag
 }
 
 /// Whether `image` is meshctl's own (`<registry>/<path>/meshctl[:tag][@digest]`, a mirror
 /// included): only those run this binary and must match its version. The third-party images the
 /// chart can add (Redis, Prometheus) have versions of their own.
 pub fn is_meshctl_image(image: &str) -> bool {
-    name_and_tag(image).split(':').next() == Some("meshctl")
+    ImageRef::parse(image).name() == "meshctl"
 }
 
 pub fn images(namespace: &str, ours: &[&Deployment], version: &str) -> Finding {
@@ -681,5 +677,12 @@ mod tests {
         assert_eq!(image_tag("localhost:5000/meshctl"), None);
         assert_eq!(image_tag("meshctl@sha256:abc"), None);
         assert_eq!(image_tag("meshctl:0.1.0@sha256:abc"), Some("0.1.0"));
+        assert_eq!(
+            image_tag("reg.local:5000/mirror/meshctl:0.1.0@sha256:abc"),
+            Some("0.1.0")
+        );
+        assert!(is_meshctl_image(
+            "reg.local:5000/mirror/meshctl:0.1.0@sha256:abc"
+        ));
     }
 }

@@ -5,6 +5,7 @@
 pub mod document;
 pub mod embed;
 pub mod filters;
+pub mod image;
 pub mod labels;
 pub mod order;
 pub mod profile;

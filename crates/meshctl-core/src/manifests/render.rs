@@ -208,6 +208,16 @@ fn derive(values: &Value, options: &RenderOptions) -> Result<Derived, RenderErro
         "" => options.version.replace('+', "-"),
         tag => tag.to_owned(),
     };
+    let digest = match str_value(values, "/image/digest") {
+        "" => None,
+        digest => {
+            super::image::check_digest(digest).map_err(|message| RenderError::InvalidValue {
+                key: "image.digest".to_owned(),
+                message,
+            })?;
+            Some(digest)
+        }
+    };
     let mut cluster_name = str_value(values, "/cluster/name").to_owned();
     let mut relay_address = str_value(values, "/agent/relayAddress").to_owned();
     let relay_port = values
@@ -320,7 +330,7 @@ fn derive(values: &Value, options: &RenderOptions) -> Result<Derived, RenderErro
         version: options.version.clone(),
         profile: profile.as_str(),
         namespace,
-        image: format!("{repository}:{tag}"),
+        image: super::image::reference(repository, &tag, digest),
         cluster_name,
         relay_address,
         relay_server_sans,
@@ -589,6 +599,45 @@ mod tests {
             server.object["spec"]["template"]["spec"]["containers"][0]["image"],
             "ghcr.io/meshctl/meshctl:dev"
         );
+    }
+
+    #[test]
+    fn a_digest_pins_both_roles_beside_the_tag() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let docs = render(
+            &with(&[
+                "image.repository=reg.local:5000/mirror/meshctl",
+                &format!("image.digest={digest}"),
+            ]),
+            &options(Profile::SingleCluster),
+        )
+        .unwrap();
+        let images: Vec<&Value> = docs
+            .iter()
+            .filter(|d| d.kind == "Deployment")
+            .map(|d| &d.object["spec"]["template"]["spec"]["containers"][0]["image"])
+            .collect();
+        assert_eq!(images.len(), 2, "server and agent");
+        for image in images {
+            assert_eq!(
+                image,
+                &Value::String(format!("reg.local:5000/mirror/meshctl:1.2.3@{digest}"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_digest_is_refused_naming_the_key() {
+        for bad in ["abc", "sha256:ABC", "sha256:0123", "sha512:00"] {
+            let err = render(
+                &with(&[&format!("image.digest={bad}")]),
+                &options(Profile::Mgmt),
+            )
+            .unwrap_err();
+            let text = err.to_string();
+            assert!(text.starts_with("values key image.digest: "), "{text}");
+            assert!(text.contains("64 lowercase hexadecimal digits"), "{text}");
+        }
     }
 
     #[test]
