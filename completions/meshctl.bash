@@ -1453,7 +1453,7 @@ _meshctl() {
             return 0
             ;;
         meshctl__subcmd__serve__subcmd__mgmt__subcmd__server)
-            opts="-n -o -v -q -y -h --relay-listen --admin-listen --ui-listen --state-dir --redis-url --config-dir --kubernetes --all-namespaces --raw-config-dir --license-file --license-secret --license-secret-key --cluster-domain --trusted-issuer --cluster --reissue-token --max-streams --max-connections --max-new-streams-per-second --relay-server-san --server-san --client-cert-ttl --heartbeat-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
+            opts="-n -o -v -q -y -h --relay-listen --admin-listen --ui-listen --state-dir --redis-url --config-dir --kubernetes --all-namespaces --raw-config-dir --license-file --license-secret --license-secret-key --cluster-domain --trusted-issuer --cluster --reissue-token --max-streams --max-connections --max-pending-connections-per-source --max-new-streams-per-second --relay-server-san --server-san --client-cert-ttl --heartbeat-interval --kubeconfig --context --namespace --output --verbose --quiet --no-color --yes --log-format --request-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1520,6 +1520,10 @@ _meshctl() {
                     return 0
                     ;;
                 --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pending-connections-per-source)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cluster;
 pub mod debug;
 pub mod exit;
+pub mod exposition;
 pub mod input;
 pub mod kube;
 pub mod logging;

@@ -86,10 +86,28 @@ fn a_zero_poll_interval_is_a_usage_error_naming_the_flag() {
 
 #[test]
 fn zero_durations_of_the_server_are_usage_errors() {
-    for flag in ["--heartbeat-interval", "--client-cert-ttl"] {
-        let err = stderr_of(meshctl().args(["serve", "mgmt-server", flag, "0"]), 2);
-        assert!(err.contains(flag), "{flag}: {err}");
-        assert!(err.contains("longer than zero"), "{flag}: {err}");
+    let err = stderr_of(
+        meshctl().args(["serve", "mgmt-server", "--heartbeat-interval", "0"]),
+        2,
+    );
+    assert!(err.contains("--heartbeat-interval"), "{err}");
+    assert!(err.contains("longer than zero"), "{err}");
+}
+
+#[test]
+fn client_certificate_lifetimes_out_of_bounds_are_usage_errors() {
+    // 0s and 1s issued certificates expired on arrival (the agent renewed ~200 times a second);
+    // 999999h outlived the signing CA.
+    for ttl in ["0", "1s", "14m", "999999h"] {
+        let err = stderr_of(
+            meshctl().args(["serve", "mgmt-server", "--client-cert-ttl", ttl]),
+            2,
+        );
+        assert!(err.contains("--client-cert-ttl"), "{ttl}: {err}");
+        assert!(
+            err.contains("must be between 15m and 8760h"),
+            "{ttl}: {err}"
+        );
     }
 }
 
@@ -150,4 +168,79 @@ fn values_the_templates_cannot_use_exit_2_naming_the_key() {
         let err = stderr_of(meshctl().args(["install", "--dry-run", flag, value]), 2);
         assert!(err.contains(expected), "{value:?}: {err}");
     }
+}
+
+#[test]
+fn values_that_would_render_invalid_manifests_are_refused_naming_the_key() {
+    // Each of these rendered manifests the API server would refuse (or an image ":0.1.0"), exit 0.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--set", "image.pullPolicy=Sometimes"],
+            "values key image.pullPolicy must be one of Always, IfNotPresent, Never, got \"Sometimes\"",
+        ),
+        (
+            &["--set", "mgmtServer.service.type=Bogus"],
+            "values key mgmtServer.service.type must be one of LoadBalancer, NodePort, ClusterIP",
+        ),
+        (
+            &["--set", "mgmtServer.ports.relay=0"],
+            "values key mgmtServer.ports.relay must be an integer from 1 to 65535, got 0",
+        ),
+        (
+            &["--set", "agent.ports.admin=99999"],
+            "values key agent.ports.admin must be an integer from 1 to 65535, got 99999",
+        ),
+        (&["--set", "image=null"], "values key image must be a map"),
+        (
+            &["--set-string", "image.repository="],
+            "values key image.repository must be a value that is not empty",
+        ),
+        (
+            &["--set", "prometheus.scrapeInterval=soon"],
+            "values key prometheus.scrapeInterval must be a duration",
+        ),
+        (
+            &["--set-string", "namespace=Bad_NS"],
+            "values key namespace must be a DNS label",
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = stderr_of(
+            meshctl()
+                .args(["install", "--dry-run", "--profile", "mgmt"])
+                .args(*args),
+            2,
+        );
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    // Within the constraints all is well.
+    meshctl()
+        .args(["install", "--dry-run", "--profile", "mgmt"])
+        .args([
+            "--set",
+            "image.pullPolicy=Always",
+            "--set",
+            "mgmtServer.ports.relay=65535",
+        ])
+        .args(["--set", "mgmtServer.service.type=ClusterIP"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn the_published_values_schema_holds_the_same_constraints() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/values.schema.json"),
+    )
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let policy = &schema["properties"]["image"]["properties"]["pullPolicy"];
+    assert_eq!(
+        policy["enum"],
+        serde_json::json!(["Always", "IfNotPresent", "Never"])
+    );
+    let relay = &schema["properties"]["mgmtServer"]["properties"]["ports"]["properties"]["relay"];
+    assert_eq!(relay["minimum"], 1);
+    assert_eq!(relay["maximum"], 65535);
+    assert_eq!(schema["additionalProperties"], false);
 }

@@ -12,6 +12,7 @@ use meshctl::relay::proto::{
 use meshctl::relay::reassembly::Bounds;
 use meshctl::relay::resource::key_of;
 use meshctl::server::store::StateStore;
+use meshctl::server::tokens::TokenStore;
 use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
@@ -290,13 +291,17 @@ async fn hello_claiming_another_cluster_is_refused() {
     w.parts.token("c2").await;
     let id = valid_identity(&w.parts.material, "c2");
     let mut c = client(w.server.relay_addr, &w.server.root_ca_pem, Some(&id)).await;
-    let err = open_stream(&mut c, hello("healthy")).await.err().unwrap();
+    // The Hello was read, so the refusal carries the protocol's code, then the gRPC status
+    // (docs/relay.md "Refusals").
+    let (e, err) = hello_refusal(&mut c, hello("healthy")).await;
+    assert_eq!(e.code, error::Code::IdentityMismatch as i32);
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
     assert!(
         err.message().contains("claims cluster \"healthy\""),
         "{}",
         err.message()
     );
+    assert_eq!(e.message, err.message());
     assert_eq!(w.server.metrics.rejected("identity_mismatch"), 1);
     // a valid certificate of a cluster that is not registered
     let id = valid_identity(&w.parts.material, "ghost");
@@ -304,6 +309,68 @@ async fn hello_claiming_another_cluster_is_refused() {
     let err = open_stream(&mut c, hello("ghost")).await.err().unwrap();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
     assert!(err.message().contains("not registered"));
+    assert_undisturbed(&w).await;
+}
+
+/// A stream refused after its Hello: the fatal Error message, then the status that ends it.
+async fn hello_refusal(
+    c: &mut meshctl::relay::proto::relay_client::RelayClient<tonic::transport::Channel>,
+    first: AgentMessage,
+) -> (meshctl::relay::proto::Error, tonic::Status) {
+    let mut s = open_stream(c, first)
+        .await
+        .expect("a refused Hello still opens the stream, for the Error message");
+    let e = fatal_error(&mut s).await;
+    let status = next_message(&mut s)
+        .await
+        .expect_err("the status ends the stream after the Error");
+    (e, status)
+}
+
+#[tokio::test]
+async fn unsupported_protocol_version_is_refused_with_its_code() {
+    let w = world().await;
+    w.parts.token("c2").await;
+    let id = valid_identity(&w.parts.material, "c2");
+    let mut c = client(w.server.relay_addr, &w.server.root_ca_pem, Some(&id)).await;
+    let mut first = hello("c2");
+    if let Some(agent_message::Msg::Hello(h)) = first.msg.as_mut() {
+        h.protocol_version = meshctl::relay::PROTOCOL_VERSION + 1;
+    }
+    let (e, err) = hello_refusal(&mut c, first).await;
+    assert_eq!(e.code, error::Code::UnsupportedProtocol as i32);
+    assert!(e.fatal);
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        err.message().contains(&format!(
+            "protocol version {} is not supported",
+            meshctl::relay::PROTOCOL_VERSION + 1
+        )),
+        "{}",
+        err.message()
+    );
+    assert_eq!(w.server.metrics.rejected("protocol_version"), 1);
+    assert!(!w.server.registry.get("c2").is_some_and(|s| s.connected));
+    // Before the Hello is read (here: no client certificate) a refusal is the status alone.
+    let mut anon = client(w.server.relay_addr, &w.server.root_ca_pem, None).await;
+    let err = open_stream(&mut anon, hello("c2")).await.err().unwrap();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn a_first_message_other_than_hello_is_refused_with_invalid_message() {
+    let w = world().await;
+    w.parts.token("c2").await;
+    let id = valid_identity(&w.parts.material, "c2");
+    let mut c = client(w.server.relay_addr, &w.server.root_ca_pem, Some(&id)).await;
+    let first = AgentMessage {
+        msg: Some(agent_message::Msg::Heartbeat(Default::default())),
+    };
+    let (e, err) = hello_refusal(&mut c, first).await;
+    assert_eq!(e.code, error::Code::InvalidMessage as i32);
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("must be Hello"), "{}", err.message());
     assert_undisturbed(&w).await;
 }
 
@@ -750,5 +817,63 @@ async fn silent_connections_do_not_keep_agents_out() {
     })
     .await;
     assert!(closed_by_server(&mut silent[0]).await);
+    assert_undisturbed(&w).await;
+}
+
+#[tokio::test]
+async fn a_deregistered_cluster_is_cut_off_and_refused_at_the_handshake() {
+    let w = world_with(|s| s.registration_recheck_interval = Duration::from_millis(100)).await;
+    let mut s = welcomed_stream(&w, "c2").await;
+    // Deregistered while connected: the stream is ended, saying why.
+    w.parts.tokens.remove("c2").await.unwrap();
+    let e = fatal_error(&mut s).await;
+    assert!(e.message.contains("was deregistered"), "{}", e.message);
+    // Its certificate is still within its validity period, but no longer gets through the
+    // handshake (before, it reached Connect and was told it is not registered).
+    let failed_before = w.server.metrics.connections_refused("handshake_failed");
+    let id = valid_identity(&w.parts.material, "c2");
+    let refused = match channel(w.server.relay_addr, &w.server.root_ca_pem, Some(&id)).await {
+        Err(e) => e,
+        Ok(ch) => {
+            let mut c = meshctl::relay::client::relay_client(ch);
+            match open_stream(&mut c, hello("c2")).await {
+                Err(status) => {
+                    assert_ne!(
+                        status.code(),
+                        tonic::Code::PermissionDenied,
+                        "refused by the service, not at the handshake: {status:?}"
+                    );
+                    status.to_string()
+                }
+                Ok(mut s) => format!("{:?}", next_message(&mut s).await),
+            }
+        }
+    };
+    eventually("the handshake refusal to be counted", || {
+        w.server.metrics.connections_refused("handshake_failed") > failed_before
+    })
+    .await;
+    assert!(
+        !refused.contains("Welcome"),
+        "a deregistered cluster was welcomed: {refused}"
+    );
+    // Registered again (a new token), its certificate gets through again once the re-check
+    // has seen it.
+    w.parts.token("c2").await;
+    let mut welcomed = false;
+    for _ in 0..100 {
+        if let Ok(ch) = channel(w.server.relay_addr, &w.server.root_ca_pem, Some(&id)).await {
+            let mut c = meshctl::relay::client::relay_client(ch);
+            if let Ok(mut s) = open_stream(&mut c, hello("c2")).await
+                && let Ok(Some(m)) = next_message(&mut s).await
+                && matches!(m.msg, Some(server_message::Msg::Welcome(_)))
+            {
+                welcomed = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(welcomed, "a re-registered cluster stayed refused");
     assert_undisturbed(&w).await;
 }

@@ -3,11 +3,11 @@
 //! server's license as announced when the stream last opened, JSON).
 
 use crate::agent::metrics::AgentMetrics;
+use crate::exposition;
 use crate::relay::entitlements::AnnouncedEntitlements;
-use crate::server::admin::METRICS_CONTENT_TYPE;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::{Arc, Mutex};
@@ -41,11 +41,9 @@ async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics_text(State(s): State<AdminState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
-        s.metrics.encode(),
-    )
+/// OpenMetrics or the Prometheus text format, by the request's `Accept` header.
+async fn metrics_text(State(s): State<AdminState>, headers: HeaderMap) -> Response {
+    exposition::response(&headers, |format| s.metrics.encode(format))
 }
 
 async fn license_json(State(s): State<AdminState>) -> Response {

@@ -1,5 +1,6 @@
 //! The agent's Prometheus metrics.
 
+use crate::exposition::{self, Format};
 use crate::license::Product;
 use crate::relay::entitlements::AnnouncedEntitlements;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -150,7 +151,7 @@ impl AgentMetrics {
         self.license_info
             .get_or_create(&LicenseInfoLabels {
                 state: announced.license.as_str().to_owned(),
-                modules: announced.modules_text(),
+                modules: exposition::label_value(&announced.modules_text()),
             })
             .set(1);
         self.license_product.clear();
@@ -158,20 +159,52 @@ impl AgentMetrics {
         for product in known.chain(announced.products.iter().cloned()) {
             let granted = i64::from(announced.grants(&product));
             self.license_product
-                .get_or_create(&ProductLabel { product })
+                .get_or_create(&ProductLabel {
+                    product: exposition::label_value(&product),
+                })
                 .set(granted);
         }
         self.license_expires_at
             .set(announced.expires_at.map_or(0, |t| t.as_second()));
     }
 
-    pub fn encode(&self) -> String {
-        let mut out = String::new();
-        if let Ok(r) = self.registry.lock()
-            && prometheus_client::encoding::text::encode(&mut out, &r).is_err()
-        {
-            out.clear();
-        }
-        out
+    /// The registry in `format` (see [`crate::exposition`]).
+    pub fn encode(&self, format: Format) -> String {
+        self.registry
+            .lock()
+            .map(|r| exposition::encode(&r, format))
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announced_names_are_escaped_in_labels() {
+        let m = AgentMetrics::new();
+        let announced =
+            AnnouncedEntitlements::decode(&["license:valid", "product:a\"b\\c", "module:x\"y"]);
+        m.set_license(&announced);
+        let text = m.encode(Format::Text);
+        assert!(
+            text.contains("meshctl_agent_license_product{product=\"a\\\"b\\\\c\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("meshctl_agent_license_info{state=\"valid\",modules=\"x\\\"y\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_is_the_state_of_a_server_that_announced_none() {
+        let m = AgentMetrics::new();
+        m.set_license(&AnnouncedEntitlements::decode::<&str>(&[]));
+        assert!(
+            m.encode(Format::OpenMetrics)
+                .contains("meshctl_agent_license_info{state=\"unknown\",modules=\"-\"} 1")
+        );
     }
 }

@@ -164,8 +164,13 @@ pub async fn run(shared: &Arc<AgentShared>, creds: &Credentials) -> SessionEnd {
         Ok(Ok(Some(m))) => match m.msg {
             Some(server_message::Msg::Welcome(w)) => w,
             Some(server_message::Msg::Error(e)) => {
+                let code = error::Code::try_from(e.code).unwrap_or(error::Code::Unspecified);
                 return failed(
-                    format!("the server refused the stream: {}", e.message),
+                    format!(
+                        "the server refused the stream ({}): {}",
+                        code.as_str_name(),
+                        e.message
+                    ),
                     false,
                 );
             }
@@ -248,7 +253,7 @@ async fn connected(
             }
             () = tokio::time::sleep_until(renew_at) => {
                 renew_at = match renew_now(shared, channel.clone()).await {
-                    Ok(c) => renew_deadline(c.renew_at()),
+                    Ok(c) => after_renewal(renew_deadline(c.renew_at()), tokio::time::Instant::now()),
                     Err(e) => {
                         tracing::warn!(cluster = %s.cluster, error = %e, "certificate renewal failed; retrying in 60s");
                         tokio::time::Instant::now() + Duration::from_secs(60)
@@ -357,6 +362,15 @@ async fn close_gracefully(
     .await;
 }
 
+/// The least time between two renewals of one stream, whatever lifetime the server gave: a
+/// server that issues certificates already due for renewal must not be asked again and again.
+const MIN_RENEW_INTERVAL: Duration = Duration::from_secs(60);
+
+/// When to renew next after a renewal at `now` whose certificate is due at `due`.
+fn after_renewal(due: tokio::time::Instant, now: tokio::time::Instant) -> tokio::time::Instant {
+    due.max(now + MIN_RENEW_INTERVAL)
+}
+
 fn renew_deadline(renew_at_unix: i64) -> tokio::time::Instant {
     let now = jiff::Timestamp::now().as_second();
     let wait = u64::try_from(renew_at_unix - now).unwrap_or(0);
@@ -452,4 +466,19 @@ async fn receive_config(
         .config_version
         .set(i64::try_from(version).unwrap_or(i64::MAX));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewals_are_spaced_even_when_the_new_certificate_is_already_due() {
+        let now = tokio::time::Instant::now();
+        // a certificate due at once (a server issuing too-short lifetimes)
+        assert_eq!(after_renewal(now, now), now + MIN_RENEW_INTERVAL);
+        // a normal one keeps its own time
+        let later = now + Duration::from_secs(3600);
+        assert_eq!(after_renewal(later, now), later);
+    }
 }

@@ -52,6 +52,34 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// [`parse_duration`] within `min..=max`; the error names both bounds.
+pub fn parse_duration_within(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < min || duration > max {
+        return Err(format!(
+            "must be between {} and {}, got '{}'",
+            describe(min),
+            describe(max),
+            text.trim()
+        ));
+    }
+    Ok(duration)
+}
+
+/// A duration the way the flags take it (`15m`, `8760h`, `30s`).
+pub fn describe(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs > 0 && secs.is_multiple_of(3600) {
+        format!("{}h", secs / 3600)
+    } else if secs > 0 && secs.is_multiple_of(60) {
+        format!("{}m", secs / 60)
+    } else if d.subsec_millis() == 0 {
+        format!("{secs}s")
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +96,19 @@ mod tests {
                 .unwrap_err()
                 .contains("expected e.g.")
         );
+    }
+
+    #[test]
+    fn bounded_durations_name_their_bounds() {
+        let (min, max) = (Duration::from_secs(900), Duration::from_secs(8760 * 3600));
+        assert_eq!(
+            parse_duration_within("1h", min, max),
+            Ok(Duration::from_secs(3600))
+        );
+        for bad in ["0s", "1s", "14m", "999999h"] {
+            let e = parse_duration_within(bad, min, max).unwrap_err();
+            assert_eq!(e, format!("must be between 15m and 8760h, got '{bad}'"));
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Files generated from the clap definitions: the CLI reference (`docs/cli/`), man pages
-//! (`docs/man/`) and shell completions (`completions/`). They are committed; a test fails
+//! (`docs/man/`), shell completions (`completions/`), and the values' JSON Schema
+//! (`templates/values.schema.json`, from `templates/values.yaml`). They are committed; a test fails
 //! when they are stale, and `meshctl x generate-reference` rewrites them.
 
 mod man;
@@ -36,6 +37,13 @@ pub fn generated_files(cli: clap::Command) -> Vec<GeneratedFile> {
     }
     files.extend(markdown::pages(&cmd));
     files.extend(man::pages(&cmd));
+    // A broken embedded values.yaml shows up as a stale file naming the error.
+    let schema = crate::manifests::values::embedded_json_schema()
+        .unwrap_or_else(|e| format!("values.schema.json could not be generated: {e}\n"));
+    files.push(GeneratedFile {
+        path: Path::new("templates").join("values.schema.json"),
+        contents: schema.into_bytes(),
+    });
     files
 }
 

@@ -16,6 +16,12 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Default lifetime of client certificates.
 pub const DEFAULT_CLIENT_CERT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The shortest client certificate lifetime: agents renew after two thirds of it, so this keeps
+/// renewals at least ten minutes apart.
+pub const MIN_CLIENT_CERT_TTL: Duration = Duration::from_secs(15 * 60);
+/// The longest client certificate lifetime (a deregistered cluster's certificate is refused at
+/// the handshake, but a stolen one is only as short-lived as this).
+pub const MAX_CLIENT_CERT_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 const ROOT_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 const SIGNING_TTL: Duration = Duration::from_secs(5 * 365 * 24 * 3600);
 const SERVER_TTL: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
@@ -36,6 +42,10 @@ pub enum PkiError {
     NoCertificate,
     #[error("the validity period is out of range")]
     BadValidity,
+    #[error(
+        "the relay signing CA expired at {0}: it can issue no certificate; rotate the relay PKI"
+    )]
+    IssuerExpired(OffsetDateTime),
 }
 
 /// The server's PKI material, as PEM. Debug never shows private keys.
@@ -174,6 +184,7 @@ pub fn generate(server_sans: &[String], now: OffsetDateTime) -> Result<PkiMateri
         )?,
         signing_ca_pem: signing_cert.pem(),
         root_ca_pem: root_cert.pem(),
+        signing_not_after: signing_params.not_after,
     };
     let (server_cert_pem, server_key_pem) = authority.issue_server_cert(server_sans, now)?;
     Ok(PkiMaterial {
@@ -202,6 +213,8 @@ pub struct CertAuthority {
     issuer: Issuer<'static, KeyPair>,
     signing_ca_pem: String,
     root_ca_pem: String,
+    /// No certificate it issues outlives it.
+    signing_not_after: OffsetDateTime,
 }
 
 impl std::fmt::Debug for CertAuthority {
@@ -213,11 +226,32 @@ impl std::fmt::Debug for CertAuthority {
 impl CertAuthority {
     pub fn from_material(m: &PkiMaterial) -> Result<Self, PkiError> {
         let key = KeyPair::from_pem(&m.signing_ca_key_pem)?;
+        let signing_der = certs_from_pem(&m.signing_ca_pem)?
+            .into_iter()
+            .next()
+            .ok_or(PkiError::NoCertificate)?;
+        let (_, not_after) = validity_der(&signing_der)?;
         Ok(Self {
             issuer: Issuer::from_ca_cert_pem(&m.signing_ca_pem, key)?,
             signing_ca_pem: m.signing_ca_pem.clone(),
             root_ca_pem: m.root_ca_pem.clone(),
+            signing_not_after: OffsetDateTime::from_unix_timestamp(not_after)
+                .map_err(|_| PkiError::BadValidity)?,
         })
+    }
+
+    /// The validity window of a certificate issued at `now` for `ttl`: never past the signing
+    /// CA's own expiry.
+    fn issue_window(
+        &self,
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> Result<(OffsetDateTime, OffsetDateTime), PkiError> {
+        if now >= self.signing_not_after {
+            return Err(PkiError::IssuerExpired(self.signing_not_after));
+        }
+        let (not_before, not_after) = window(now, ttl)?;
+        Ok((not_before, not_after.min(self.signing_not_after)))
     }
 
     pub fn root_ca_pem(&self) -> &str {
@@ -234,7 +268,7 @@ impl CertAuthority {
         p.distinguished_name = name("mesh-mgmt-server");
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        (p.not_before, p.not_after) = window(now, SERVER_TTL)?;
+        (p.not_before, p.not_after) = self.issue_window(now, SERVER_TTL)?;
         p.serial_number = Some(random_serial());
         p.use_authority_key_identifier_extension = true;
         let cert = p.signed_by(&key, &self.issuer)?;
@@ -242,7 +276,8 @@ impl CertAuthority {
     }
 
     /// Issues a client certificate for `cluster` from an agent's CSR, valid for `ttl`
-    /// from `now`. Only the CSR's public key is used: subject, SANs and usages are
+    /// from `now`, kept within [`MIN_CLIENT_CERT_TTL`]..=[`MAX_CLIENT_CERT_TTL`] and never past
+    /// the signing CA's expiry. Only the CSR's public key is used: subject, SANs and usages are
     /// set by the server.
     pub fn issue_client_cert(
         &self,
@@ -251,7 +286,8 @@ impl CertAuthority {
         ttl: Duration,
         now: OffsetDateTime,
     ) -> Result<IssuedCert, PkiError> {
-        let (not_before, not_after) = window(now, ttl)?;
+        let ttl = ttl.clamp(MIN_CLIENT_CERT_TTL, MAX_CLIENT_CERT_TTL);
+        let (not_before, not_after) = self.issue_window(now, ttl)?;
         self.issue_client_cert_between(cluster, csr_der, not_before, not_after)
     }
 
@@ -434,6 +470,35 @@ mod tests {
         let sans = dns_sans_pem(&m.server_cert_pem).unwrap();
         assert!(sans.contains(&"localhost".to_string()));
         assert!(sans.contains(&"127.0.0.1".to_string()));
+    }
+
+    #[test]
+    fn client_cert_lifetimes_are_bounded_and_never_outlive_the_issuer() {
+        let now = OffsetDateTime::now_utc();
+        let m = generate(&default_server_sans(), now).unwrap();
+        let ca = CertAuthority::from_material(&m).unwrap();
+        let agent = generate_agent_key("c1").unwrap();
+        let lifetime = |ttl: Duration, at: OffsetDateTime| {
+            let issued = ca.issue_client_cert("c1", &agent.csr_der, ttl, at).unwrap();
+            issued.not_after - at.unix_timestamp()
+        };
+        // too short: raised to the minimum (a 1 s certificate would be expired on arrival)
+        assert_eq!(lifetime(Duration::from_secs(1), now), 15 * 60);
+        assert_eq!(lifetime(Duration::ZERO, now), 15 * 60);
+        // too long: lowered to the maximum
+        let year = 365 * 24 * 3600;
+        assert_eq!(lifetime(Duration::from_secs(999_999 * 3600), now), year);
+        // near the signing CA's end: cut at its expiry
+        let (_, signing_end) = validity_pem(&m.signing_ca_pem).unwrap();
+        let late = OffsetDateTime::from_unix_timestamp(signing_end - 3600).unwrap();
+        assert_eq!(lifetime(DEFAULT_CLIENT_CERT_TTL, late), 3600);
+        // past it: nothing is issued, and the error says what to do
+        let after = OffsetDateTime::from_unix_timestamp(signing_end + 1).unwrap();
+        let err = ca
+            .issue_client_cert("c1", &agent.csr_der, DEFAULT_CLIENT_CERT_TTL, after)
+            .unwrap_err();
+        assert!(matches!(err, PkiError::IssuerExpired(_)), "{err}");
+        assert!(err.to_string().contains("rotate the relay PKI"), "{err}");
     }
 
     #[test]

@@ -4,11 +4,17 @@
 //! but does not require one: `Bootstrap` works without, `Connect` and `Renew` check
 //! the verified peer certificate in the service.
 
+use crate::relay::identity::cluster_from_cert_der;
 use crate::relay::pki::{PkiError, PkiMaterial, certs_from_pem};
-use rustls::pki_types::PrivateKeyDer;
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore,
+    ServerConfig, SignatureScheme,
+};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,14 +51,27 @@ pub fn root_store(ca_pem: &str) -> Result<RootCertStore, TlsError> {
     Ok(roots)
 }
 
+/// Says whether a verified client certificate's cluster is refused anyway (deregistered).
+pub type RefusedCluster = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// The relay server's TLS configuration: serves its certificate chain and verifies
 /// optional client certificates against the root CA. ALPN h2 (gRPC).
 pub fn server_config(m: &PkiMaterial) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_refusing(m, Arc::new(|_: &str| false))
+}
+
+/// As [`server_config`], and a client certificate that verifies but whose cluster `refused`
+/// names fails the handshake as revoked.
+pub fn server_config_refusing(
+    m: &PkiMaterial,
+    refused: RefusedCluster,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let roots = Arc::new(root_store(&m.root_ca_pem)?);
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider())
+    let inner = WebPkiClientVerifier::builder_with_provider(roots, provider())
         .allow_unauthenticated()
         .build()
         .map_err(|e| TlsError::Verifier(e.to_string()))?;
+    let verifier = Arc::new(RefusingVerifier { inner, refused });
     let chain = certs_from_pem(&m.server_chain_pem())?;
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
@@ -60,6 +79,73 @@ pub fn server_config(m: &PkiMaterial) -> Result<Arc<ServerConfig>, TlsError> {
         .with_single_cert(chain, private_key(&m.server_key_pem)?)?;
     cfg.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(cfg))
+}
+
+/// The root CA's verification, then the refusal of deregistered clusters.
+struct RefusingVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    refused: RefusedCluster,
+}
+
+impl std::fmt::Debug for RefusingVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefusingVerifier")
+    }
+}
+
+impl ClientCertVerifier for RefusingVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        // A certificate without a cluster identity is refused later, by the service, with
+        // a clearer message than a handshake alert.
+        if let Ok(cluster) = cluster_from_cert_der(end_entity.as_ref())
+            && (self.refused)(&cluster)
+        {
+            return Err(rustls::Error::InvalidCertificate(CertificateError::Revoked));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// A client identity: certificate chain (leaf first) and private key, as PEM.

@@ -2,13 +2,14 @@
 //! `/metrics` and `GET /api/v1/clusters` (merged with the other replicas' relay view when the
 //! state store shares one).
 
+use crate::exposition;
 use crate::server::metrics::RelayMetrics;
 use crate::server::registry::{ClusterRegistry, ClusterStatus};
 use crate::server::relay_view;
 use crate::server::store::StateStore;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -16,9 +17,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-/// Content type of the Prometheus/OpenMetrics text exposition.
-pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Body of `GET /api/v1/clusters`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -76,11 +74,9 @@ async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics_text(State(s): State<AdminState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
-        s.metrics.encode(),
-    )
+/// OpenMetrics or the Prometheus text format, by the request's `Accept` header.
+async fn metrics_text(State(s): State<AdminState>, headers: HeaderMap) -> Response {
+    exposition::response(&headers, |format| s.metrics.encode(format))
 }
 
 async fn clusters(State(s): State<AdminState>) -> Json<ClusterList> {

@@ -1,5 +1,6 @@
 //! The server's Prometheus metrics (DESIGN.md §4).
 
+use crate::exposition::{self, Format};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -265,7 +266,7 @@ impl RelayMetrics {
     pub fn set_connected(&self, cluster: &str, connected: bool) {
         self.agents_connected
             .get_or_create(&ClusterLabel {
-                cluster: cluster.to_string(),
+                cluster: exposition::label_value(cluster),
             })
             .set(i64::from(connected));
     }
@@ -273,20 +274,17 @@ impl RelayMetrics {
     pub fn seen(&self, cluster: &str, unix_seconds: i64) {
         self.last_seen
             .get_or_create(&ClusterLabel {
-                cluster: cluster.to_string(),
+                cluster: exposition::label_value(cluster),
             })
             .set(unix_seconds);
     }
 
-    /// The registry in the Prometheus text format.
-    pub fn encode(&self) -> String {
-        let mut out = String::new();
-        if let Ok(r) = self.registry.lock()
-            && prometheus_client::encoding::text::encode(&mut out, &r).is_err()
-        {
-            out.clear();
-        }
-        out
+    /// The registry in `format` (see [`crate::exposition`]).
+    pub fn encode(&self, format: Format) -> String {
+        self.registry
+            .lock()
+            .map(|r| exposition::encode(&r, format))
+            .unwrap_or_default()
     }
 }
 
@@ -301,7 +299,7 @@ mod tests {
         m.set_connected("c1", true);
         m.seen("c1", 42);
         m.push_latency.observe(0.01);
-        let text = m.encode();
+        let text = m.encode(Format::Text);
         assert!(
             text.contains("meshctl_relay_agents_connected{cluster=\"c1\"} 1"),
             "{text}"
@@ -322,7 +320,7 @@ mod tests {
         assert_eq!(m.largest_message_received.get(), 7);
         assert_eq!(m.messages_sent.get(), 3);
         assert!(
-            m.encode()
+            m.encode(Format::OpenMetrics)
                 .contains("meshctl_relay_largest_message_sent_bytes 300")
         );
     }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_client;
+pub mod cluster_admission;
 pub mod config_source;
 pub mod connection_gate;
 pub mod kube;

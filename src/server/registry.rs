@@ -47,7 +47,14 @@ pub struct ClusterStatus {
 
 struct Entry {
     status: ClusterStatus,
-    active: Option<(u64, CancellationToken)>,
+    active: Option<ActiveStream>,
+}
+
+/// The live stream of a cluster: its id and how to end it.
+struct ActiveStream {
+    id: u64,
+    replaced: CancellationToken,
+    deregistered: CancellationToken,
 }
 
 /// Handle of one live stream on its cluster's entry.
@@ -56,6 +63,8 @@ pub struct StreamHandle {
     pub cluster: String,
     /// Cancelled when a newer stream of the same cluster replaces this one.
     pub replaced: CancellationToken,
+    /// Cancelled when the cluster was deregistered while this stream was open.
+    pub deregistered: CancellationToken,
     entry: Arc<Mutex<Entry>>,
     metrics: Arc<RelayMetrics>,
 }
@@ -83,7 +92,7 @@ impl StreamHandle {
             Ok(e) => e,
             Err(p) => p.into_inner(),
         };
-        if e.active.as_ref().map(|(id, _)| *id) == Some(self.id) {
+        if e.active.as_ref().map(|a| a.id) == Some(self.id) {
             f(&mut e.status);
         }
     }
@@ -172,9 +181,23 @@ impl ClusterRegistry {
         };
         if let Some(e) = g.get(cluster)
             && let Ok(e) = e.lock()
-            && let Some((_, token)) = &e.active
+            && let Some(active) = &e.active
         {
-            token.cancel();
+            active.replaced.cancel();
+        }
+    }
+
+    /// Ends the live stream of `cluster`, if any, because the cluster was deregistered.
+    pub fn end_deregistered(&self, cluster: &str) {
+        let g = match self.clusters.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(e) = g.get(cluster)
+            && let Ok(e) = e.lock()
+            && let Some(active) = &e.active
+        {
+            active.deregistered.cancel();
         }
     }
 
@@ -184,15 +207,20 @@ impl ClusterRegistry {
         let entry = self.entry(cluster);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let token = CancellationToken::new();
+        let deregistered = CancellationToken::new();
         let now = Timestamp::now();
         let replaced = {
             let mut e = match entry.lock() {
                 Ok(e) => e,
                 Err(p) => p.into_inner(),
             };
-            let old = e.active.replace((id, token.clone()));
-            if let Some((_, old_token)) = &old {
-                old_token.cancel();
+            let old = e.active.replace(ActiveStream {
+                id,
+                replaced: token.clone(),
+                deregistered: deregistered.clone(),
+            });
+            if let Some(old) = &old {
+                old.replaced.cancel();
             }
             let s = &mut e.status;
             s.connected = true;
@@ -213,6 +241,7 @@ impl ClusterRegistry {
                 id,
                 cluster: cluster.to_string(),
                 replaced: token,
+                deregistered,
                 entry,
                 metrics: self.metrics.clone(),
             },
@@ -227,7 +256,7 @@ impl ClusterRegistry {
             Ok(e) => e,
             Err(p) => p.into_inner(),
         };
-        if e.active.as_ref().map(|(id, _)| *id) == Some(handle.id) {
+        if e.active.as_ref().map(|a| a.id) == Some(handle.id) {
             e.active = None;
             e.status.connected = false;
             e.status.last_disconnect_reason = Some(reason.to_string());

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::relay::pki::CertAuthority;
 use crate::relay::reassembly::Bounds;
+use crate::server::cluster_admission::ClusterAdmission;
 use crate::server::config_source::ConfigSource;
 use crate::server::license_source::EntitlementsFeed;
 use crate::server::limiter::StreamLimiter;
@@ -26,6 +27,8 @@ pub struct RelayContext {
     pub metrics: Arc<RelayMetrics>,
     pub limiter: StreamLimiter,
     pub session: SessionSettings,
+    /// What the token store last said about each cluster that presented a certificate.
+    pub admission: Arc<ClusterAdmission>,
     pub client_cert_ttl: Duration,
     pub hello_timeout: Duration,
     pub shutdown: CancellationToken,

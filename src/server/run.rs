@@ -3,8 +3,9 @@
 use crate::relay::limits::MAX_MESSAGE_BYTES;
 use crate::relay::pki::{CertAuthority, DEFAULT_CLIENT_CERT_TTL, PkiError, default_server_sans};
 use crate::relay::proto::relay_server::RelayServer as RelayGrpcServer;
-use crate::relay::tls::{TlsError, server_config};
+use crate::relay::tls::{TlsError, server_config_refusing};
 use crate::server::admin;
+use crate::server::cluster_admission::ClusterAdmission;
 use crate::server::config_source::ConfigSource;
 use crate::server::connection_gate::ConnectionGate;
 use crate::server::limiter::StreamLimiter;
@@ -47,6 +48,9 @@ pub enum ServerError {
 /// every source shares.
 pub const DEFAULT_MAX_PENDING_CONNECTIONS_PER_SOURCE: usize = 64;
 
+/// How often the clusters that presented a certificate are checked against the token store.
+pub const REGISTRATION_RECHECK_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Settings of the management server.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -66,6 +70,9 @@ pub struct ServerSettings {
     pub client_cert_ttl: Duration,
     pub hello_timeout: Duration,
     pub session: SessionSettings,
+    /// How often the clusters that presented a certificate are checked against the token
+    /// store (a deregistered one is then refused at the handshake, its stream ended).
+    pub registration_recheck_interval: Duration,
 }
 
 impl Default for ServerSettings {
@@ -82,6 +89,7 @@ impl Default for ServerSettings {
             client_cert_ttl: DEFAULT_CLIENT_CERT_TTL,
             hello_timeout: Duration::from_secs(10),
             session: SessionSettings::default(),
+            registration_recheck_interval: REGISTRATION_RECHECK_INTERVAL,
         }
     }
 }
@@ -136,7 +144,14 @@ impl RelayServer {
         } else {
             tracing::info!("relay PKI loaded");
         }
-        let tls = server_config(&material)?;
+        let admission = Arc::new(ClusterAdmission::default());
+        let tls = {
+            let admission = admission.clone();
+            server_config_refusing(
+                &material,
+                Arc::new(move |cluster: &str| admission.refuses(cluster)),
+            )?
+        };
         let ca = CertAuthority::from_material(&material)?;
 
         let relay_listener =
@@ -195,6 +210,7 @@ impl RelayServer {
             metrics: metrics.clone(),
             limiter: StreamLimiter::new(s.max_streams.max(1), s.max_new_streams_per_second),
             session: s.session.clone(),
+            admission: admission.clone(),
             client_cert_ttl: s.client_cert_ttl,
             hello_timeout: s.hello_timeout,
             shutdown: shutdown.clone(),
@@ -203,6 +219,10 @@ impl RelayServer {
         let handshakes = Arc::new(HandshakeStats::default());
         let mut tasks = Vec::new();
 
+        tasks.push(tokio::spawn(recheck_registrations(
+            ctx.clone(),
+            s.registration_recheck_interval,
+        )));
         let grpc = RelayGrpcServer::new(RelayService::new(ctx))
             .send_compressed(CompressionEncoding::Gzip)
             .accept_compressed(CompressionEncoding::Gzip)
@@ -302,6 +322,34 @@ impl Drop for RunningServer {
         self.shutdown.cancel();
         for t in &self.tasks {
             t.abort();
+        }
+    }
+}
+
+/// Re-checks every cluster that presented a certificate against the token store until the
+/// server stops; ends the stream of a cluster that was deregistered (its certificate is refused
+/// at the handshake from then on).
+async fn recheck_registrations(ctx: Arc<RelayContext>, every: Duration) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        for cluster in ctx.admission.clusters() {
+            match ctx.tokens.is_registered(&cluster).await {
+                Ok(registered) => {
+                    if ctx.admission.record(&cluster, registered) {
+                        tracing::info!(%cluster, "cluster deregistered: its stream is ended and its certificate refused");
+                        ctx.registry.end_deregistered(&cluster);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%cluster, error = %e, "re-checking the cluster's registration failed; keeping what is known");
+                    break;
+                }
+            }
         }
     }
 }

@@ -6,8 +6,8 @@ use crate::relay::identity::{cluster_from_cert_der, validate_cluster_name};
 use crate::relay::pki::{IssuedCert, validity_der};
 use crate::relay::proto::relay_server::Relay;
 use crate::relay::proto::{
-    AgentMessage, BootstrapRequest, BootstrapResponse, RenewRequest, RenewResponse, ServerMessage,
-    agent_message,
+    AgentMessage, BootstrapRequest, BootstrapResponse, Error as WireError, RenewRequest,
+    RenewResponse, ServerMessage, agent_message, error, server_message,
 };
 use crate::relay::token::TokenError;
 use crate::server::limiter::Refusal;
@@ -53,6 +53,33 @@ impl RelayService {
         status
     }
 
+    /// Refuses a Connect stream the server has started to read (docs/relay.md "Refusals"): the
+    /// agent receives a fatal `Error{code}` with the status's message, then the stream ends with
+    /// `status`. Counted and logged like every refusal.
+    fn refuse_stream(
+        &self,
+        reason: &str,
+        peer: &str,
+        code: error::Code,
+        status: Status,
+    ) -> Result<Response<ReceiverStream<Result<ServerMessage, Status>>>, Status> {
+        let status = self.reject(reason, peer, status);
+        let refusal = ServerMessage {
+            msg: Some(server_message::Msg::Error(WireError {
+                code: code as i32,
+                message: status.message().to_owned(),
+                keys: Vec::new(),
+                fatal: true,
+            })),
+        };
+        self.ctx.metrics.message_sent(refusal.encoded_len());
+        let (tx, rx) = mpsc::channel(2);
+        // A fresh channel with room for both: neither send can fail.
+        let _ = tx.try_send(Ok(refusal));
+        let _ = tx.try_send(Err(status));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
     /// Identity from the verified client certificate; the cluster must be registered.
     async fn authenticate<T>(&self, req: &Request<T>) -> Result<Peer, Status> {
         let addr = peer_label(req);
@@ -80,7 +107,11 @@ impl RelayService {
                 Status::permission_denied(format!("client certificate refused: {e}")),
             )
         })?;
-        match self.ctx.tokens.is_registered(&cluster).await {
+        let registered = self.ctx.tokens.is_registered(&cluster).await;
+        if let Ok(registered) = registered {
+            self.ctx.admission.record(&cluster, registered);
+        }
+        match registered {
             Ok(true) => {}
             Ok(false) => {
                 return Err(self.reject(
@@ -181,6 +212,7 @@ impl Relay for RelayService {
             return Err(fail(reason, status));
         }
         self.ctx.registry.register(&req.cluster);
+        self.ctx.admission.record(&req.cluster, true);
         self.ctx
             .metrics
             .bootstraps
@@ -231,30 +263,34 @@ impl Relay for RelayService {
             }
         };
         let mut inbound = request.into_inner();
+        // From here on the call is accepted: a refusal is a fatal Error{code}, then the status.
         let first = match tokio::time::timeout(self.ctx.hello_timeout, inbound.next()).await {
             Err(_) => {
-                return Err(self.reject(
+                return self.refuse_stream(
                     "no_hello",
                     &addr,
+                    error::Code::InvalidMessage,
                     Status::deadline_exceeded("no Hello within the timeout"),
-                ));
+                );
             }
             Ok(None) => {
-                return Err(self.reject(
+                return self.refuse_stream(
                     "no_hello",
                     &addr,
+                    error::Code::InvalidMessage,
                     Status::invalid_argument("the stream ended before Hello"),
-                ));
+                );
             }
             Ok(Some(Err(status))) => {
-                return Err(self.reject(
+                return self.refuse_stream(
                     "malformed",
                     &addr,
+                    error::Code::InvalidMessage,
                     Status::invalid_argument(format!(
                         "unreadable first message: {}",
                         status.message()
                     )),
-                ));
+                );
             }
             Ok(Some(Ok(m))) => {
                 self.ctx.metrics.message_received(m.encoded_len());
@@ -262,38 +298,42 @@ impl Relay for RelayService {
             }
         };
         let Some(agent_message::Msg::Hello(hello)) = first.msg else {
-            return Err(self.reject(
+            return self.refuse_stream(
                 "no_hello",
                 &addr,
+                error::Code::InvalidMessage,
                 Status::invalid_argument("the first message of a stream must be Hello"),
-            ));
+            );
         };
         if hello.cluster != peer.cluster {
-            return Err(self.reject(
+            return self.refuse_stream(
                 "identity_mismatch",
                 &addr,
+                error::Code::IdentityMismatch,
                 Status::permission_denied(format!(
                     "Hello claims cluster {:?} but the client certificate identifies cluster {:?}",
                     hello.cluster, peer.cluster
                 )),
-            ));
+            );
         }
         if hello.protocol_version != PROTOCOL_VERSION {
-            return Err(self.reject(
+            return self.refuse_stream(
                 "protocol_version",
                 &addr,
+                error::Code::UnsupportedProtocol,
                 Status::failed_precondition(format!(
                     "protocol version {} is not supported (server speaks {PROTOCOL_VERSION})",
                     hello.protocol_version
                 )),
-            ));
+            );
         }
         if hello.held_config.len() > crate::relay::limits::MAX_DELTA_RESOURCES {
-            return Err(self.reject(
+            return self.refuse_stream(
                 "malformed",
                 &addr,
+                error::Code::InvalidMessage,
                 Status::invalid_argument("Hello holds too many config entries"),
-            ));
+            );
         }
         let (handle, replaced) = self.ctx.registry.attach(
             &peer.cluster,

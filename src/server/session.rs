@@ -153,6 +153,11 @@ impl Session {
                     let _ = self.send(wire_error(error::Code::ShuttingDown, "the management server is shutting down".into(), Vec::new(), true)).await;
                     return Err("server shutting down".into());
                 }
+                _ = self.handle.deregistered.cancelled() => {
+                    let m = format!("cluster {:?} was deregistered from this management server", self.handle.cluster);
+                    let _ = self.send(wire_error(error::Code::IdentityMismatch, m, Vec::new(), true)).await;
+                    return Err("the cluster was deregistered".into());
+                }
                 _ = self.handle.replaced.cancelled() => {
                     let _ = self.send(wire_error(error::Code::Replaced, "replaced by a newer stream of the same cluster".into(), Vec::new(), true)).await;
                     return Err("replaced by a newer stream".into());

@@ -13,6 +13,7 @@ use crate::cli::license::key_source::LICENSE_KEY_ENV;
 use crate::exit::{ExitKind, Outcome, ResultExt};
 use crate::relay::identity::validate_cluster_name;
 use crate::relay::pki::default_server_sans;
+use crate::relay::pki::{MAX_CLIENT_CERT_TTL, MIN_CLIENT_CERT_TTL};
 use crate::server::config_source::{ConfigSource, StaticConfigSource, watch_config_dir};
 use crate::server::license_source::{
     EntitlementsFeed, LicenseLocation, LicenseSource, entitlements_feed,
@@ -20,7 +21,9 @@ use crate::server::license_source::{
 use crate::server::platform_kube::{KubePlatformSource, StatusLedger, StatusWriter};
 use crate::server::platform_source::DirPlatformSource;
 use crate::server::redis_store::{self, RedisStateStore, RedisStoreSettings};
-use crate::server::run::DEFAULT_MAX_PENDING_CONNECTIONS_PER_SOURCE;
+use crate::server::run::{
+    DEFAULT_MAX_PENDING_CONNECTIONS_PER_SOURCE, REGISTRATION_RECHECK_INTERVAL,
+};
 use crate::server::session::SessionSettings;
 use crate::server::store::{MemoryStateStore, StateStore};
 use crate::server::translation::{TranslatingConfigSource, TranslationSettings};
@@ -150,8 +153,9 @@ pub struct Args {
     )]
     pub server_sans: Vec<String>,
 
-    /// Lifetime of agent client certificates (agents renew after two thirds of it)
-    #[arg(long, value_name = "DURATION", default_value = "168h", value_parser = parse_positive_duration)]
+    /// Lifetime of agent client certificates, 15m to 8760h (agents renew after two thirds of
+    /// it; never past the relay signing CA's expiry)
+    #[arg(long, value_name = "DURATION", default_value = "168h", value_parser = parse_client_cert_ttl)]
     pub client_cert_ttl: Duration,
 
     /// How often agents must send a heartbeat; a stream silent for three intervals is closed
@@ -312,6 +316,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             max_streams: args.max_streams.max(1),
             max_connections: args.max_connections.max(1),
             max_pending_connections_per_source: args.max_pending_connections_per_source,
+            registration_recheck_interval: REGISTRATION_RECHECK_INTERVAL,
             max_new_streams_per_second: args.max_new_streams_per_second,
             client_cert_ttl: args.client_cert_ttl,
             hello_timeout: Duration::from_secs(10),
@@ -415,4 +420,9 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
 /// `--server-san`: an IP address or a DNS name, refused before anything is created (exit 2).
 fn parse_server_san(value: &str) -> Result<String, String> {
     crate::relay::pki::validate_server_san(value).map(|()| value.to_owned())
+}
+
+/// `--client-cert-ttl` within the bounds the CA keeps to.
+fn parse_client_cert_ttl(text: &str) -> Result<Duration, String> {
+    crate::cli::duration::parse_duration_within(text, MIN_CLIENT_CERT_TTL, MAX_CLIENT_CERT_TTL)
 }

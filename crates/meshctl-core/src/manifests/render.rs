@@ -492,6 +492,17 @@ mod tests {
         values::resolve(&defaults(), &input).unwrap()
     }
 
+    /// The error resolving `--set` expressions gives.
+    fn resolve_err(set: &[&str]) -> String {
+        let input = values::ValuesInput {
+            set: set.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        };
+        values::resolve(&defaults(), &input)
+            .unwrap_err()
+            .to_string()
+    }
+
     fn options(profile: Profile) -> RenderOptions {
         RenderOptions {
             profile,
@@ -675,12 +686,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("not HOST:PORT"), "{err}");
-        let err = render(
-            &with(&["cluster.name=Bad_Name", "agent.relayAddress=a:1"]),
-            &options(Profile::Agent),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("DNS label"), "{err}");
+        // a cluster name that is no DNS label is refused before rendering (values.yaml's schema)
+        let err = resolve_err(&["cluster.name=Bad_Name", "agent.relayAddress=a:1"]);
+        assert!(
+            err.contains("values key cluster.name must be a DNS label"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -692,8 +703,11 @@ mod tests {
             &options(Profile::Mgmt),
         )
         .unwrap();
-        let err = render(&with(&["mgmtServer.replicas=0"]), &options(Profile::Mgmt)).unwrap_err();
-        assert!(err.to_string().contains("at least 1"), "{err}");
+        let err = resolve_err(&["mgmtServer.replicas=0"]);
+        assert!(
+            err.contains("values key mgmtServer.replicas must be an integer from 1 to 100"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -752,9 +766,9 @@ mod tests {
 
     #[test]
     fn bad_namespace_is_rejected() {
-        let err = render(&with(&["namespace=Mesh_System"]), &options(Profile::Mgmt)).unwrap_err();
+        let err = resolve_err(&["namespace=Mesh_System"]);
         assert!(
-            err.to_string().starts_with("values key namespace:"),
+            err.starts_with("values key namespace must be a DNS label"),
             "{err}"
         );
     }

@@ -14,6 +14,10 @@
 //! An empty list means the server announced nothing (a server that does not translate and so has
 //! no license to check, or an older server). Unknown entries are ignored, so later servers may add
 //! some; product and module names are kept as strings for the same reason.
+//!
+//! An agent shows the state as `unknown` when it has none to show: the list had no `license:`
+//! entry, or one with a state this build does not know. `unknown` is never sent; it is not
+//! `none` (the server said it has no license), and nothing of the license is known with it.
 
 use std::collections::BTreeSet;
 
@@ -50,7 +54,8 @@ pub enum AnnouncedState {
 }
 
 impl AnnouncedState {
-    /// The wire name (`unknown` is never sent).
+    /// The wire name, also the agent's `state` label (`unknown` is never sent: see the module
+    /// documentation).
     pub fn as_str(self) -> &'static str {
         match self {
             AnnouncedState::Unknown => "unknown",
@@ -63,18 +68,24 @@ impl AnnouncedState {
         }
     }
 
+    /// Every state, as an agent shows it (`/api/v1/license`, `meshctl_agent_license_info{state}`):
+    /// the six a server announces, and `unknown` when it announced none this build knows.
+    pub const ALL: [AnnouncedState; 7] = [
+        AnnouncedState::Unknown,
+        AnnouncedState::None,
+        AnnouncedState::Invalid,
+        AnnouncedState::Valid,
+        AnnouncedState::ExpiringSoon,
+        AnnouncedState::Expired,
+        AnnouncedState::NotYetValid,
+    ];
+
     fn parse(s: &str) -> Self {
-        [
-            AnnouncedState::None,
-            AnnouncedState::Invalid,
-            AnnouncedState::Valid,
-            AnnouncedState::ExpiringSoon,
-            AnnouncedState::Expired,
-            AnnouncedState::NotYetValid,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-        .unwrap_or(AnnouncedState::Unknown)
+        Self::ALL
+            .into_iter()
+            .filter(|st| *st != AnnouncedState::Unknown)
+            .find(|st| st.as_str() == s)
+            .unwrap_or(AnnouncedState::Unknown)
     }
 
     /// Whether the server translates new configuration under this license.

@@ -65,6 +65,13 @@ pub enum ProblemKind {
         /// The first control character found.
         character: char,
     },
+    /// The value has the right type but breaks the key's constraint (`schema`).
+    NotAllowed {
+        /// What the constraint expects.
+        expected: String,
+        /// The value found, as JSON.
+        found: String,
+    },
 }
 
 /// One problem in user values.
@@ -104,6 +111,11 @@ impl fmt::Display for Problem {
                     _ => Ok(()),
                 }
             }
+            ProblemKind::NotAllowed { expected, found } => write!(
+                f,
+                "values key {} must be {expected}, got {found} (from {})",
+                self.path, self.origin
+            ),
             ProblemKind::ControlCharacter { character } => write!(
                 f,
                 "values key {} must be a single line without control characters, found U+{:04X} (from {})",

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod merge;
 pub mod path;
+pub mod schema;
 pub mod set;
 pub mod suggest;
 
@@ -81,6 +82,22 @@ pub fn parse_defaults(text: &str) -> Result<Value, ValuesError> {
     }
 }
 
+/// The schema of the embedded defaults (constraints and descriptions from its comments).
+pub fn embedded_schema() -> Result<schema::Schema, ValuesError> {
+    let text = super::embed::values_yaml()
+        .ok_or_else(|| ValuesError::Defaults("file missing from the build".to_owned()))?;
+    schema::Schema::from_values_yaml(&text).map_err(|e| ValuesError::Defaults(e.to_string()))
+}
+
+/// `templates/values.schema.json`: the JSON Schema of values files, generated from the embedded
+/// defaults (published for editors and CI; `x generate-reference` keeps the file current).
+pub fn embedded_json_schema() -> Result<String, ValuesError> {
+    let schema = embedded_schema()?.json_schema(&embedded_defaults()?);
+    serde_json::to_string_pretty(&schema)
+        .map(|text| text + "\n")
+        .map_err(|e| ValuesError::Defaults(e.to_string()))
+}
+
 /// The embedded defaults.
 pub fn embedded_defaults() -> Result<Value, ValuesError> {
     let text = super::embed::values_yaml()
@@ -99,6 +116,7 @@ pub fn user_values(
     defaults: &Value,
     input: &ValuesInput,
 ) -> Result<Map<String, Value>, ValuesError> {
+    let schema = embedded_schema()?;
     let mut problems = Vec::new();
     let mut user = Map::new();
     for (name, text) in &input.files {
@@ -112,12 +130,13 @@ pub fn user_values(
                 });
             }
         };
-        problems.extend(check::check(
-            defaults,
-            &Value::Object(layer.clone()),
-            &Origin::File(name.clone()),
-        ));
-        merge::merge_into(&mut user, layer);
+        let layer = Value::Object(layer);
+        let origin = Origin::File(name.clone());
+        problems.extend(check::check(defaults, &layer, &origin));
+        problems.extend(schema.check(&layer, &origin));
+        if let Value::Object(layer) = layer {
+            merge::merge_into(&mut user, layer);
+        }
     }
     let sets = input
         .set
@@ -130,7 +149,9 @@ pub fn user_values(
             SetKind::Typed => Origin::Set(expression.clone()),
             SetKind::String => Origin::SetString(expression.clone()),
         };
-        problems.extend(check::check(defaults, &Value::Object(layer), &origin));
+        let layer = Value::Object(layer);
+        problems.extend(check::check(defaults, &layer, &origin));
+        problems.extend(schema.check(&layer, &origin));
         set::parse_into(expression, kind, &mut user)?;
     }
     if problems.is_empty() {
