@@ -244,3 +244,50 @@ fn the_published_values_schema_holds_the_same_constraints() {
     assert_eq!(relay["maximum"], 65535);
     assert_eq!(schema["additionalProperties"], false);
 }
+
+#[test]
+fn a_license_without_translation_is_a_usage_error_not_ignored() {
+    let err = stderr_of(
+        meshctl().args([
+            "serve",
+            "mgmt-server",
+            "--state-dir",
+            "/nonexistent",
+            "--license-file",
+            "/nonexistent/key",
+        ]),
+        2,
+    );
+    assert!(
+        err.contains("--license-file has no effect without --config-dir or --kubernetes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_server_that_cannot_listen_leaves_nothing_behind() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let state = tempfile::tempdir().unwrap();
+    let out = meshctl()
+        .args(["serve", "mgmt-server", "--state-dir"])
+        .arg(state.path())
+        .args(["--relay-listen", &format!("127.0.0.1:{port}")])
+        .args(["--admin-listen", "127.0.0.1:0", "--cluster", "c1"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    // Before, the relay PKI and c1's bootstrap token were created first.
+    assert!(
+        !state.path().join("pki").exists(),
+        "PKI created by a server that never listened"
+    );
+    assert!(
+        !state.path().join("tokens/c1.json").exists(),
+        "token issued by a server that never listened"
+    );
+    drop(taken);
+}

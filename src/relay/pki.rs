@@ -301,6 +301,7 @@ impl CertAuthority {
         not_after: OffsetDateTime,
     ) -> Result<IssuedCert, PkiError> {
         validate_cluster_name(cluster)?;
+        refuse_unsupported_key(csr_der)?;
         let csr =
             CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
                 .map_err(|e| PkiError::InvalidCsr(e.to_string()))?;
@@ -323,6 +324,31 @@ impl CertAuthority {
             not_after: not_after.unix_timestamp(),
         })
     }
+}
+
+/// The key algorithms whose CSRs the CA can check (ring's): anything else would be refused by the
+/// signature check as "invalid signature", which is not the problem.
+const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+
+/// Refuses a CSR whose key the CA cannot take, saying so (an RSA CSR was reported as having an
+/// invalid signature). An unparsable CSR is left to the parser that follows, for its message.
+fn refuse_unsupported_key(csr_der: &[u8]) -> Result<(), PkiError> {
+    use x509_parser::certification_request::X509CertificationRequest;
+    let Ok((_, csr)) = X509CertificationRequest::from_der(csr_der) else {
+        return Ok(());
+    };
+    let algorithm = csr
+        .certification_request_info
+        .subject_pki
+        .algorithm
+        .algorithm
+        .to_id_string();
+    if algorithm == RSA_ENCRYPTION {
+        return Err(PkiError::InvalidCsr(
+            "its key is RSA; the relay CA accepts ECDSA (P-256, P-384) and Ed25519 keys (meshctl agents generate ECDSA P-256)".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// A freshly generated agent key and its CSR. Debug never shows the key.
@@ -499,6 +525,27 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, PkiError::IssuerExpired(_)), "{err}");
         assert!(err.to_string().contains("rotate the relay PKI"), "{err}");
+    }
+
+    #[test]
+    fn an_rsa_csr_is_refused_for_its_key_not_its_signature() {
+        let m = generate(&default_server_sans(), OffsetDateTime::now_utc()).unwrap();
+        let ca = CertAuthority::from_material(&m).unwrap();
+        // made with: openssl req -new -newkey rsa:2048 -nodes -subj /CN=c1 -outform DER
+        let csr = include_bytes!("../../tests/fixtures/relay/rsa-2048.csr.der");
+        let err = ca
+            .issue_client_cert(
+                "c1",
+                csr,
+                DEFAULT_CLIENT_CERT_TTL,
+                OffsetDateTime::now_utc(),
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("its key is RSA; the relay CA accepts ECDSA"),
+            "{err}"
+        );
     }
 
     #[test]

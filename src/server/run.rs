@@ -73,6 +73,8 @@ pub struct ServerSettings {
     /// How often the clusters that presented a certificate are checked against the token
     /// store (a deregistered one is then refused at the handshake, its stream ended).
     pub registration_recheck_interval: Duration,
+    /// Clusters listed (disconnected) from the first request on, e.g. those `--cluster` registers.
+    pub known_clusters: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -90,6 +92,7 @@ impl Default for ServerSettings {
             hello_timeout: Duration::from_secs(10),
             session: SessionSettings::default(),
             registration_recheck_interval: REGISTRATION_RECHECK_INTERVAL,
+            known_clusters: Vec::new(),
         }
     }
 }
@@ -135,25 +138,15 @@ impl std::fmt::Debug for RunningServer {
 }
 
 impl RelayServer {
-    /// Loads or creates the PKI, binds the listeners and starts serving.
+    /// Binds the listeners, loads or creates the PKI (only once every port is bound) and starts
+    /// serving.
     pub async fn start(self) -> Result<RunningServer, ServerError> {
-        let s = self.settings;
-        let (material, created) = ensure_pki(self.pki.as_ref(), &s.server_sans).await?;
-        if created {
-            tracing::info!("relay PKI created (root CA, signing CA, server certificate)");
-        } else {
-            tracing::info!("relay PKI loaded");
-        }
-        let admission = Arc::new(ClusterAdmission::default());
-        let tls = {
-            let admission = admission.clone();
-            server_config_refusing(
-                &material,
-                Arc::new(move |cluster: &str| admission.refuses(cluster)),
-            )?
-        };
-        let ca = CertAuthority::from_material(&material)?;
+        self.bind().await?.start().await
+    }
 
+    /// Binds the listeners and nothing else: a server that cannot listen has changed nothing.
+    pub async fn bind(self) -> Result<BoundRelayServer, ServerError> {
+        let s = &self.settings;
         let relay_listener =
             TcpListener::bind(s.relay_listen)
                 .await
@@ -195,17 +188,69 @@ impl RelayServer {
             None => None,
         };
         let ui_addr = ui_listener.as_ref().and_then(|l| l.local_addr().ok());
+        Ok(BoundRelayServer {
+            server: self,
+            relay: (relay_listener, relay_addr),
+            admin: (admin_listener, admin_addr),
+            ui: (ui_listener, ui_addr),
+        })
+    }
+}
+
+/// A server whose listeners are bound: [`BoundRelayServer::start`] creates or loads the PKI and
+/// serves. Dropping it releases the ports.
+pub struct BoundRelayServer {
+    server: RelayServer,
+    relay: (TcpListener, SocketAddr),
+    admin: (Option<TcpListener>, Option<SocketAddr>),
+    ui: (Option<TcpListener>, Option<SocketAddr>),
+}
+
+impl std::fmt::Debug for BoundRelayServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundRelayServer")
+            .field("relay_addr", &self.relay.1)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BoundRelayServer {
+    /// Loads or creates the PKI and starts serving on the bound listeners.
+    pub async fn start(self) -> Result<RunningServer, ServerError> {
+        let this = self.server;
+        let s = this.settings;
+        let (relay_listener, relay_addr) = self.relay;
+        let (admin_listener, admin_addr) = self.admin;
+        let (ui_listener, ui_addr) = self.ui;
+        let (material, created) = ensure_pki(this.pki.as_ref(), &s.server_sans).await?;
+        if created {
+            tracing::info!("relay PKI created (root CA, signing CA, server certificate)");
+        } else {
+            tracing::info!("relay PKI loaded");
+        }
+        let admission = Arc::new(ClusterAdmission::default());
+        let tls = {
+            let admission = admission.clone();
+            server_config_refusing(
+                &material,
+                Arc::new(move |cluster: &str| admission.refuses(cluster)),
+            )?
+        };
+        let ca = CertAuthority::from_material(&material)?;
 
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(RelayMetrics::new());
         let registry = Arc::new(ClusterRegistry::new(metrics.clone()));
-        let extra_routes = self.config.admin_routes();
-        let store = self.store;
+        for cluster in &s.known_clusters {
+            registry.register(cluster);
+        }
+        let extra_routes = this.config.admin_routes();
+        let store = this.store;
         let ctx = Arc::new(RelayContext {
             ca,
-            tokens: self.tokens,
+            tokens: this.tokens,
             store: store.clone(),
-            config: self.config,
+            config: this.config,
             registry: registry.clone(),
             metrics: metrics.clone(),
             limiter: StreamLimiter::new(s.max_streams.max(1), s.max_new_streams_per_second),

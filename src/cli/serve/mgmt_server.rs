@@ -237,6 +237,18 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     for c in args.clusters.iter().chain(&args.reissue_tokens) {
         validate_cluster_name(c).exit_kind(ExitKind::Usage)?;
     }
+    let translate = args.config_dir.is_some() || args.kubernetes;
+    if !translate && (args.license_file.is_some() || args.license_secret.is_some()) {
+        let flag = if args.license_file.is_some() {
+            "--license-file"
+        } else {
+            "--license-secret"
+        };
+        return Err(crate::exit::usage(format!(
+            "{flag} has no effect without --config-dir or --kubernetes: the license governs translation, \
+             and without a platform source nothing is translated"
+        )));
+    }
     if args.max_new_streams_per_second.is_nan() || args.max_new_streams_per_second <= 0.0 {
         return Err(crate::exit::usage(
             "--max-new-streams-per-second must be positive",
@@ -247,20 +259,12 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         None => ServerBackends::kube(ctx).await?,
     };
     let tokens = backends.tokens.clone();
-    for cluster in args.clusters.iter().chain(&args.reissue_tokens) {
-        if tokens.is_registered(cluster).await? && !args.reissue_tokens.contains(cluster) {
-            continue;
-        }
-        let token = tokens.issue(cluster).await?;
-        backends.hand_over(cluster, &token)?;
-    }
     let mut sans = default_server_sans();
     for s in &args.server_sans {
         if !sans.contains(s) {
             sans.push(s.clone());
         }
     }
-    let translate = args.config_dir.is_some() || args.kubernetes;
     let client = if args.kubernetes || (translate && args.license_secret.is_some()) {
         Some(
             ctx.kube()
@@ -317,6 +321,12 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             max_connections: args.max_connections.max(1),
             max_pending_connections_per_source: args.max_pending_connections_per_source,
             registration_recheck_interval: REGISTRATION_RECHECK_INTERVAL,
+            known_clusters: args
+                .clusters
+                .iter()
+                .chain(&args.reissue_tokens)
+                .cloned()
+                .collect(),
             max_new_streams_per_second: args.max_new_streams_per_second,
             client_cert_ttl: args.client_cert_ttl,
             hello_timeout: Duration::from_secs(10),
@@ -327,17 +337,28 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             },
         },
         pki: backends.pki.clone(),
-        tokens,
+        tokens: tokens.clone(),
         store,
         config: config.source(),
     }
-    .start()
+    .bind()
     .await
     .context("starting the management server")
     .exit_kind(ExitKind::Environment)?;
-    for c in args.clusters.iter().chain(&args.reissue_tokens) {
-        server.registry.register(c);
+    // Tokens and the PKI only once every port is bound: a server that cannot listen has
+    // changed nothing.
+    for cluster in args.clusters.iter().chain(&args.reissue_tokens) {
+        if tokens.is_registered(cluster).await? && !args.reissue_tokens.contains(cluster) {
+            continue;
+        }
+        let token = tokens.issue(cluster).await?;
+        backends.hand_over(cluster, &token)?;
     }
+    let server = server
+        .start()
+        .await
+        .context("starting the management server")
+        .exit_kind(ExitKind::Environment)?;
     let cancel = server.shutdown_token();
     let namespace = ctx.namespace().to_owned();
     match (&config, args.raw_config_dir.clone()) {

@@ -77,8 +77,41 @@ fn non_empty(name: &'static str, value: &str) -> Result<String, LicenseError> {
     if value.trim().is_empty() {
         Err(LicenseError::EmptyClaim { name })
     } else {
-        Ok(value.to_owned())
+        Ok(printable_name(value))
     }
+}
+
+/// The longest issuer or licensee name `license issue` signs, and reports print.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// A signed name as reports print it: control characters (which would reach the terminal or the
+/// log raw) written as `\u{..}` escapes, and at most [`MAX_NAME_CHARS`] characters, the rest
+/// shown as `…`. The signature covered the original; this is only its rendering.
+pub fn printable_name(value: &str) -> String {
+    let mut out = String::new();
+    for (count, c) in value.chars().enumerate() {
+        if count == MAX_NAME_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Checks a name before it is signed: what [`printable_name`] would have to change is refused.
+pub fn check_name_to_sign(name: &'static str, value: &str) -> Result<(), LicenseError> {
+    if value.chars().count() > MAX_NAME_CHARS || value.chars().any(char::is_control) {
+        return Err(LicenseError::UnprintableName {
+            name,
+            max: MAX_NAME_CHARS,
+        });
+    }
+    Ok(())
 }
 
 /// Checks that every module comes with a product it extends.

@@ -114,6 +114,16 @@ pub enum LicenseError {
         /// Claim name.
         name: &'static str,
     },
+    /// A name to be signed (issuer, licensee) that no report could print as it is.
+    #[error(
+        "license claim {name:?} must be at most {max} characters without control characters (newlines, tabs, escapes)"
+    )]
+    UnprintableName {
+        /// Claim name.
+        name: &'static str,
+        /// The longest name accepted.
+        max: usize,
+    },
     /// A timestamp claim is outside the representable range.
     #[error("license claim {name:?} is out of range: {value}")]
     TimeOutOfRange {

@@ -7,6 +7,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use super::claims::{Claims, LicenseType};
+use super::entitlements::check_name_to_sign;
 use super::error::LicenseError;
 use super::jws::{self, MAX_KEY_LEN};
 use super::keys::IssuerKeyPair;
@@ -85,6 +86,8 @@ pub fn days_after(from: Timestamp, days: u32) -> Result<Timestamp, LicenseError>
 /// verification, and the new key is verified before it is returned, so a key
 /// from here is always accepted by `check` (until it expires).
 pub fn issue(request: &LicenseRequest, key: &IssuerKeyPair) -> Result<String, LicenseError> {
+    check_name_to_sign("iss", &request.issuer)?;
+    check_name_to_sign("sub", &request.licensee)?;
     let claims = request.claims();
     let payload = claims.to_json()?;
     let input = jws::signing_input(key.kid(), &payload)?;
@@ -179,8 +182,39 @@ mod tests {
         r.licensee = "x".repeat(MAX_KEY_LEN);
         assert!(matches!(
             issue(&r, &pair),
-            Err(LicenseError::TooLarge { .. })
+            Err(LicenseError::UnprintableName { name: "sub", .. })
         ));
+        let mut r = request();
+        r.licensee = "Acme\x1b[2J Corp".into();
+        assert!(matches!(
+            issue(&r, &pair),
+            Err(LicenseError::UnprintableName { name: "sub", .. })
+        ));
+    }
+
+    #[test]
+    fn a_signed_name_no_terminal_should_print_is_reported_escaped_and_shortened() {
+        // Signed elsewhere (not by `issue`, which refuses such names): it verifies, and reports
+        // show it escaped and cut at MAX_NAME_CHARS.
+        let pair = IssuerKeyPair::generate();
+        let mut r = request();
+        r.licensee = format!("Acme\x1b[2J\n{}", "y".repeat(1000));
+        let payload = r.claims().to_json().unwrap();
+        let input = jws::signing_input(pair.kid(), &payload).unwrap();
+        let token = jws::assemble(&input, &pair.sign(input.as_bytes()));
+        let mut own = TrustedIssuers::empty();
+        own.add(pair.public_key(), KeyOrigin::Builtin);
+        let license = verify(&token, &own).unwrap();
+        let shown = license.entitlements().licensee();
+        assert!(shown.starts_with("Acme\\u{1b}[2J\\u{a}yyy"), "{shown}");
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert!(shown.ends_with('…'));
+        assert_eq!(
+            shown.chars().count(),
+            // two escapes ("\u{1b}" and "\u{a}" for one character each) and the ellipsis
+            crate::license::entitlements::MAX_NAME_CHARS + 5 + 4 + 1,
+            "{shown}"
+        );
     }
 
     #[test]
