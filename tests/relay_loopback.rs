@@ -8,6 +8,7 @@ use common::*;
 use meshctl::relay::proto::{AgentMessage, server_message};
 use meshctl::relay::resource::key_of;
 use meshctl::server::admin::ClusterList;
+use meshctl::server::config_source::ConfigSource;
 use meshctl::server::store::StateStore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -325,6 +326,18 @@ async fn ack_carries_per_resource_errors() {
     );
     assert_eq!(server.metrics.config_apply_errors.get(), 1);
     assert!(sink.held.lock().unwrap().contains_key(&key_of(&good)));
+    // The content hashes tell the same: what the agent holds is not what was sent, and it is
+    // exactly what the sink holds.
+    let held_hash = meshctl::relay::hash::aggregate_hash(sink.held.lock().unwrap().clone().iter());
+    assert_eq!(
+        status.applied_config_hash.as_deref(),
+        Some(held_hash.as_str())
+    );
+    assert_eq!(
+        status.desired_config_hash.as_deref(),
+        Some(parts.config.desired("cluster-1").hash.as_str())
+    );
+    assert_ne!(status.applied_config_hash, status.desired_config_hash);
 
     // the failed resource is retried with the next change once the sink accepts it
     sink.fail.lock().unwrap().clear();
@@ -339,6 +352,14 @@ async fn ack_carries_per_resource_errors() {
     })
     .await;
     assert!(sink.held.lock().unwrap().contains_key(&key_of(&bad)));
+    let status = server.registry.get("cluster-1").unwrap();
+    assert!(
+        status
+            .applied_config_hash
+            .as_ref()
+            .is_some_and(|h| !h.is_empty())
+    );
+    assert_eq!(status.applied_config_hash, status.desired_config_hash);
     agent.running.shutdown(Duration::from_secs(5)).await;
     server.shutdown(Duration::from_secs(5)).await;
 }

@@ -8,6 +8,7 @@ use crate::agent::source::Snapshot;
 use crate::relay::client::{connect, relay_client};
 use crate::relay::delta::{chunk_for_wire, diff};
 use crate::relay::entitlements::{AnnouncedEntitlements, AnnouncedState};
+use crate::relay::hash::aggregate_hash;
 use crate::relay::proto::{
     Ack, AgentMessage, ConfigDelta, Heartbeat, Hello, ResourceError, SnapshotDelta, agent_message,
     error, server_message,
@@ -113,6 +114,7 @@ pub async fn run(shared: &Arc<AgentShared>, creds: &Credentials) -> SessionEnd {
         Ok(h) => h,
         Err(e) => return failed(format!("reading applied configuration: {e}"), false),
     };
+    let applied: HashMap<String, String> = held_config.clone().into_iter().collect();
     let mut snapshots = shared.source.subscribe();
     let snap = snapshots.borrow_and_update().clone();
     let (tx, rx) = mpsc::channel(16);
@@ -194,7 +196,7 @@ pub async fn run(shared: &Arc<AgentShared>, creds: &Credentials) -> SessionEnd {
     record_license(shared, license);
     shared.metrics.connected.set(1);
     let end = connected(
-        shared, creds, channel, tx, inbound, snapshots, snap, welcome,
+        shared, creds, channel, tx, inbound, snapshots, snap, welcome, applied,
     )
     .await;
     shared.metrics.connected.set(0);
@@ -211,6 +213,7 @@ async fn connected(
     mut snapshots: tokio::sync::watch::Receiver<Arc<Snapshot>>,
     snap: Arc<Snapshot>,
     welcome: crate::relay::proto::Welcome,
+    mut applied: HashMap<String, String>,
 ) -> SessionEnd {
     let failed = |reason: String| SessionEnd::Failed {
         reason,
@@ -277,7 +280,7 @@ async fn connected(
                 };
                 match m.msg {
                     Some(server_message::Msg::Config(c)) => {
-                        if let Err(e) = receive_config(shared, &tx, &mut config_rx, c).await {
+                        if let Err(e) = receive_config(shared, &tx, &mut config_rx, &mut applied, c).await {
                             return failed(e);
                         }
                     }
@@ -406,6 +409,7 @@ async fn receive_config(
     shared: &AgentShared,
     tx: &Tx,
     config_rx: &mut Reassembler,
+    applied: &mut HashMap<String, String>,
     c: ConfigDelta,
 ) -> Result<(), String> {
     let chunk = WireChunk {
@@ -439,12 +443,28 @@ async fn receive_config(
         .filter(|r| crate::relay::resource::validate(r).is_ok())
         .collect();
     let ndel = deletes.len();
+    let attempted: Vec<(String, String)> =
+        valid.iter().map(|r| (key_of(r), r.hash.clone())).collect();
+    let removed = deletes.clone();
     for e in shared.sink.apply(valid, deletes).await {
         errors.push(ResourceError {
             key: e.key,
             message: e.message,
         });
     }
+    // What is held now: what succeeded changed, what failed stayed as it was.
+    let failed: std::collections::HashSet<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    for (key, hash) in attempted {
+        if !failed.contains(key.as_str()) {
+            applied.insert(key, hash);
+        }
+    }
+    for key in removed {
+        if !failed.contains(key.as_str()) {
+            applied.remove(&key);
+        }
+    }
+    let config_hash = aggregate_hash(applied.iter());
     shared
         .metrics
         .config_apply_errors
@@ -458,6 +478,7 @@ async fn receive_config(
         agent_message::Msg::Ack(Ack {
             config_version: version,
             errors,
+            config_hash,
         }),
     )
     .await?;

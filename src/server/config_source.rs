@@ -2,6 +2,7 @@
 //! the server pushes an empty configuration, or what `--config-dir` holds
 //! (`<dir>/<cluster>/*.yaml`, pushed verbatim to that cluster).
 
+use crate::relay::hash::aggregate_hash;
 use crate::relay::proto;
 use crate::relay::resource_files::{fingerprint, load_dir};
 use std::collections::{BTreeMap, HashMap};
@@ -22,10 +23,35 @@ type Scanned = (
 /// The configuration one cluster should hold.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ClusterConfig {
-    /// Increases whenever this cluster's configuration changes; sent as the
-    /// ConfigDelta version.
+    /// Increases whenever this cluster's configuration changes, across server restarts and
+    /// replicas too ([`next_generation`]); sent as the ConfigDelta version.
     pub generation: u64,
     pub resources: BTreeMap<String, proto::Resource>,
+    /// The aggregate hash of `resources` (`relay::hash::aggregate_hash`; empty for none): what an
+    /// agent that applied all of it reports in its Ack.
+    pub hash: String,
+}
+
+impl ClusterConfig {
+    /// `resources` as generation `generation`, with their content hash.
+    pub fn new(generation: u64, resources: BTreeMap<String, proto::Resource>) -> Self {
+        let hash = aggregate_hash(resources.iter().map(|(k, r)| (k, &r.hash)));
+        Self {
+            generation,
+            resources,
+            hash,
+        }
+    }
+}
+
+/// The generation after `previous`: the wall clock in microseconds since the Unix epoch, or
+/// `previous + 1` when that is not later. A restarted server, or another replica, starts from the
+/// clock, so versions an agent sees never go back (as long as clocks do not run backwards by more
+/// than the time between two changes) and `meshctl_agent_config_version` always shows that new
+/// content arrived. Microseconds stay below 2^53, so the version is exact as a metric value too.
+pub fn next_generation(previous: u64) -> u64 {
+    let now = u64::try_from(jiff::Timestamp::now().as_microsecond()).unwrap_or(0);
+    now.max(previous.saturating_add(1))
 }
 
 pub trait ConfigSource: Send + Sync + 'static {
@@ -62,10 +88,7 @@ impl Default for StaticConfigSource {
     fn default() -> Self {
         Self {
             configs: RwLock::new(HashMap::new()),
-            empty: Arc::new(ClusterConfig {
-                generation: 1,
-                resources: BTreeMap::new(),
-            }),
+            empty: Arc::new(ClusterConfig::new(next_generation(0), BTreeMap::new())),
             changes: watch::Sender::new(0),
             ready: std::sync::atomic::AtomicBool::new(true),
         }
@@ -122,14 +145,8 @@ impl StaticConfigSource {
         if old.resources == resources {
             return (old.generation, false);
         }
-        let generation = old.generation + 1;
-        configs.insert(
-            cluster,
-            Arc::new(ClusterConfig {
-                generation,
-                resources,
-            }),
-        );
+        let generation = next_generation(old.generation);
+        configs.insert(cluster, Arc::new(ClusterConfig::new(generation, resources)));
         (generation, true)
     }
 
@@ -271,20 +288,26 @@ mod tests {
     fn set_bumps_generation_only_on_change_and_notifies() {
         let s = StaticConfigSource::new();
         let mut rx = s.subscribe();
-        assert_eq!(s.desired("c1").generation, 1);
+        let empty = s.desired("c1").generation;
         assert!(s.desired("c1").resources.is_empty());
+        assert_eq!(s.desired("c1").hash, "");
         let r = from_json(&json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "a", "namespace": "n"}}))
         .unwrap();
-        let set: BTreeMap<_, _> = [(key_of(&r), r)].into_iter().collect();
-        assert_eq!(s.set("c1", set.clone()), 2);
+        let set: BTreeMap<_, _> = [(key_of(&r), r.clone())].into_iter().collect();
+        let first = s.set("c1", set.clone());
+        assert!(first > empty);
+        assert_eq!(
+            s.desired("c1").hash,
+            aggregate_hash([(&key_of(&r), &r.hash)])
+        );
         assert!(rx.has_changed().unwrap());
         rx.borrow_and_update();
         let before = s.desired("c1");
-        assert_eq!(s.set("c1", set), 2);
+        assert_eq!(s.set("c1", set), first);
         assert!(!rx.has_changed().unwrap());
         assert!(Arc::ptr_eq(&before, &s.desired("c1")));
-        assert_eq!(s.desired("c2").generation, 1);
+        assert_eq!(s.desired("c2").generation, empty);
     }
 
     #[test]
@@ -302,10 +325,31 @@ mod tests {
         ]);
         assert_eq!(changed, 2);
         assert_eq!(*rx.borrow_and_update(), 1);
-        assert_eq!(s.desired("c1").generation, 2);
-        assert_eq!(s.desired("c3").generation, 1);
+        assert!(s.desired("c1").generation > s.desired("c3").generation);
         assert_eq!(s.set_many([("c1".to_string(), set)]), 0);
         assert!(!rx.has_changed().unwrap());
+    }
+
+    #[test]
+    fn generations_never_go_back_across_a_restart() {
+        let config = |v: u32| -> BTreeMap<String, proto::Resource> {
+            let r = from_json(&json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "namespace": "n"}, "data": {"v": v.to_string()}}))
+            .unwrap();
+            [(key_of(&r), r)].into_iter().collect()
+        };
+        // a server that changed c1's configuration five times
+        let before = StaticConfigSource::new();
+        let last = (0..5).map(|v| before.set("c1", config(v))).max().unwrap();
+        // A restart takes far longer than the five microseconds those changes may have run
+        // ahead of the clock; two milliseconds stand for it.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        // restarted (or another replica): its first version of c1 is later still (was 2)
+        let after = StaticConfigSource::new();
+        assert!(after.desired("c1").generation > 1_000_000, "from the clock");
+        let first = after.set("c1", config(9));
+        assert!(first > last, "{first} after {last}");
+        assert_eq!(next_generation(u64::MAX), u64::MAX);
     }
 
     /// Log lines captured from the current thread (a current-thread runtime runs its tasks here).

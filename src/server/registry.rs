@@ -32,6 +32,13 @@ pub struct ClusterStatus {
     pub snapshot_bytes: u64,
     pub desired_config_version: Option<u64>,
     pub applied_config_version: Option<u64>,
+    /// Content hash of the configuration sent (the aggregate of its resources' hashes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_config_hash: Option<String>,
+    /// Content hash of what the agent holds after its last Ack: equal to the desired hash when
+    /// everything was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_config_hash: Option<String>,
     /// When the agent acknowledged `applied_config_version`.
     #[serde(default)]
     pub applied_config_at: Option<Timestamp>,

@@ -311,8 +311,11 @@ impl Session {
         while self.pending_acks.len() > MAX_PENDING_ACKS {
             self.pending_acks.pop_front();
         }
-        self.handle
-            .update(|s| s.desired_config_version = Some(version));
+        let hash = desired.hash.clone();
+        self.handle.update(|s| {
+            s.desired_config_version = Some(version);
+            s.desired_config_hash = Some(hash);
+        });
         tracing::debug!(cluster = %self.handle.cluster, version, resources, chunks = n, "config delta sent");
         Ok(())
     }
@@ -402,9 +405,11 @@ impl Session {
         }
         let version = a.config_version;
         let now = jiff::Timestamp::now();
+        let hash = a.config_hash;
         self.handle.update(|s| {
             s.applied_config_version = Some(version);
             s.applied_config_at = Some(now);
+            s.applied_config_hash = Some(hash);
         });
         self.handle.set_config_errors(errors);
     }
