@@ -179,9 +179,15 @@ async fn many_agents_connect_ack_and_resync_with_deltas() {
         &admin,
         "every change acknowledged",
         |c| {
+            // the change arrived: the agent holds the content that was sent (versions are
+            // clock-based, so only their equality means anything)
             c.connected
-                && c.applied_config_version == Some(2)
-                && c.desired_config_version == Some(2)
+                && c.applied_config_version.is_some()
+                && c.applied_config_version == c.desired_config_version
+                && c.desired_config_hash
+                    .as_ref()
+                    .is_some_and(|h| !h.is_empty())
+                && c.applied_config_hash == c.desired_config_hash
         },
         n,
     )
@@ -200,7 +206,16 @@ async fn many_agents_connect_ack_and_resync_with_deltas() {
     wait_all(
         &admin,
         "all agents resynced",
-        |c| c.connected && c.snapshot_resources == m as u64 && c.applied_config_version == Some(2),
+        |c| {
+            c.connected
+                && c.snapshot_resources == m as u64
+                && c.applied_config_version.is_some()
+                && c.applied_config_version == c.desired_config_version
+                && c.desired_config_hash
+                    .as_ref()
+                    .is_some_and(|h| !h.is_empty())
+                && c.applied_config_hash == c.desired_config_hash
+        },
         n,
     )
     .await;
