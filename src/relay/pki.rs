@@ -258,7 +258,9 @@ impl CertAuthority {
         &self.root_ca_pem
     }
 
-    fn issue_server_cert(
+    /// Issues a server certificate (and its new key) for `sans`, valid for two years from `now`
+    /// or until the signing CA expires: (certificate PEM, key PEM).
+    pub fn issue_server_cert(
         &self,
         sans: &[String],
         now: OffsetDateTime,
@@ -349,6 +351,35 @@ fn refuse_unsupported_key(csr_der: &[u8]) -> Result<(), PkiError> {
         ));
     }
     Ok(())
+}
+
+/// Why a server certificate should be issued again, if it should.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerCertDue {
+    /// Two thirds of its lifetime have passed (or it expired).
+    Ageing { not_after: i64 },
+    /// It lacks names the server is asked to serve.
+    MissingSans(Vec<String>),
+}
+
+/// Whether the server certificate `cert_pem` is due for rotation at `now` (unix seconds) for
+/// serving `sans`: after two thirds of its lifetime, as agents renew theirs, or when it lacks
+/// one of `sans`.
+pub fn server_cert_due(
+    cert_pem: &str,
+    sans: &[String],
+    now: i64,
+) -> Result<Option<ServerCertDue>, PkiError> {
+    let (not_before, not_after) = validity_pem(cert_pem)?;
+    if now >= not_before + (not_after - not_before) * 2 / 3 {
+        return Ok(Some(ServerCertDue::Ageing { not_after }));
+    }
+    let have = dns_sans_pem(cert_pem)?;
+    let missing: Vec<String> = sans.iter().filter(|s| !have.contains(s)).cloned().collect();
+    if !missing.is_empty() {
+        return Ok(Some(ServerCertDue::MissingSans(missing)));
+    }
+    Ok(None)
 }
 
 /// A freshly generated agent key and its CSR. Debug never shows the key.
@@ -545,6 +576,31 @@ mod tests {
             err.to_string()
                 .contains("its key is RSA; the relay CA accepts ECDSA"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_server_certificate_is_due_after_two_thirds_of_its_life_or_without_a_name() {
+        let issued = OffsetDateTime::now_utc();
+        let m = generate(&default_server_sans(), issued).unwrap();
+        let t = issued.unix_timestamp();
+        let sans = default_server_sans();
+        assert_eq!(server_cert_due(&m.server_cert_pem, &sans, t).unwrap(), None);
+        let (nb, na) = validity_pem(&m.server_cert_pem).unwrap();
+        let two_thirds = nb + (na - nb) * 2 / 3;
+        assert_eq!(
+            server_cert_due(&m.server_cert_pem, &sans, two_thirds - 1).unwrap(),
+            None
+        );
+        assert_eq!(
+            server_cert_due(&m.server_cert_pem, &sans, two_thirds).unwrap(),
+            Some(ServerCertDue::Ageing { not_after: na })
+        );
+        let mut more = sans.clone();
+        more.push("relay.example.com".into());
+        assert_eq!(
+            server_cert_due(&m.server_cert_pem, &more, t).unwrap(),
+            Some(ServerCertDue::MissingSans(vec!["relay.example.com".into()]))
         );
     }
 

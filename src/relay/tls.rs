@@ -9,8 +9,9 @@ use crate::relay::pki::{PkiError, PkiMaterial, certs_from_pem};
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore,
     ServerConfig, SignatureScheme,
@@ -66,19 +67,76 @@ pub fn server_config_refusing(
     m: &PkiMaterial,
     refused: RefusedCluster,
 ) -> Result<Arc<ServerConfig>, TlsError> {
+    Ok(server_config_rotating(m, refused)?.0)
+}
+
+/// As [`server_config_refusing`], serving its certificate through a [`ServerCertificate`] that
+/// can be replaced while the server runs (rotation): new handshakes get the new one.
+pub fn server_config_rotating(
+    m: &PkiMaterial,
+    refused: RefusedCluster,
+) -> Result<(Arc<ServerConfig>, Arc<ServerCertificate>), TlsError> {
     let roots = Arc::new(root_store(&m.root_ca_pem)?);
     let inner = WebPkiClientVerifier::builder_with_provider(roots, provider())
         .allow_unauthenticated()
         .build()
         .map_err(|e| TlsError::Verifier(e.to_string()))?;
     let verifier = Arc::new(RefusingVerifier { inner, refused });
-    let chain = certs_from_pem(&m.server_chain_pem())?;
+    let certificate = Arc::new(ServerCertificate {
+        current: std::sync::RwLock::new(certified_key(m)?),
+    });
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, private_key(&m.server_key_pem)?)?;
+        .with_cert_resolver(certificate.clone());
     cfg.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(cfg))
+    Ok((Arc::new(cfg), certificate))
+}
+
+fn certified_key(m: &PkiMaterial) -> Result<Arc<CertifiedKey>, TlsError> {
+    let chain = certs_from_pem(&m.server_chain_pem())?;
+    let key = provider()
+        .key_provider
+        .load_private_key(private_key(&m.server_key_pem)?)?;
+    Ok(Arc::new(CertifiedKey::new(chain, key)))
+}
+
+/// The relay server's certificate and key, replaceable while the server runs.
+#[derive(Debug)]
+pub struct ServerCertificate {
+    current: std::sync::RwLock<Arc<CertifiedKey>>,
+}
+
+impl ServerCertificate {
+    /// The certificate chain served now (leaf first).
+    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .cert
+            .clone()
+    }
+
+    /// Serves `m`'s server certificate from the next handshake on.
+    pub fn replace(&self, m: &PkiMaterial) -> Result<(), TlsError> {
+        let next = certified_key(m)?;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+        Ok(())
+    }
+}
+
+impl ResolvesServerCert for ServerCertificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        )
+    }
 }
 
 /// The root CA's verification, then the refusal of deregistered clusters.

@@ -53,6 +53,8 @@ pub struct RelayMetrics {
     /// The largest encoded (uncompressed) message received / sent so far.
     pub largest_message_received: Gauge,
     pub largest_message_sent: Gauge,
+    /// When the relay server certificate served now expires (Unix seconds).
+    pub server_cert_not_after: Gauge,
 }
 
 impl std::fmt::Debug for RelayMetrics {
@@ -97,6 +99,7 @@ impl RelayMetrics {
             messages_sent: Counter::default(),
             largest_message_received: Gauge::default(),
             largest_message_sent: Gauge::default(),
+            server_cert_not_after: Gauge::default(),
         };
         if let Ok(mut r) = m.registry.lock() {
             r.register(
@@ -208,6 +211,11 @@ impl RelayMetrics {
                 "meshctl_relay_largest_message_sent_bytes",
                 "Largest encoded message sent on an agent stream",
                 m.largest_message_sent.clone(),
+            );
+            r.register(
+                "meshctl_relay_server_cert_not_after_seconds",
+                "When the relay server certificate served now expires (Unix time); it is rotated after two thirds of its lifetime",
+                m.server_cert_not_after.clone(),
             );
         }
         m

@@ -20,6 +20,7 @@ pub mod registry;
 pub mod relay_context;
 pub mod relay_view;
 pub mod run;
+pub mod server_cert;
 pub mod service;
 pub mod session;
 pub mod store;

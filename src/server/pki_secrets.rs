@@ -196,6 +196,34 @@ impl PkiStore for SecretPkiStore {
         }
         Ok(())
     }
+
+    /// Patches `tls.crt` and `tls.key` of the server Secret in one request.
+    async fn replace_server_cert(
+        &self,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Result<(), PkiStoreError> {
+        use base64::Engine;
+        let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t.as_bytes());
+        let patch =
+            serde_json::json!({"data": {"tls.crt": b64(cert_pem), "tls.key": b64(key_pem)}});
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
+        tokio::time::timeout(
+            self.timeout,
+            api.patch(
+                SERVER_SECRET,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            ),
+        )
+        .await
+        .map_err(|_| self.err(SERVER_SECRET, "the Kubernetes API did not answer in time"))?
+        .map_err(|e| PkiStoreError::Write {
+            path: PathBuf::from(format!("secret/{}/{SERVER_SECRET}", self.namespace)),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

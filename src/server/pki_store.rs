@@ -40,24 +40,20 @@ pub trait PkiStore: Send + Sync + 'static {
     async fn load(&self) -> Result<Option<PkiMaterial>, PkiStoreError>;
     /// Stores new material; fails with `AlreadyExists` rather than overwrite anything.
     async fn create(&self, material: &PkiMaterial) -> Result<(), PkiStoreError>;
+    /// Replaces the server certificate and key (rotation); the CAs are never touched.
+    async fn replace_server_cert(&self, cert_pem: &str, key_pem: &str)
+    -> Result<(), PkiStoreError>;
 }
 
-/// Loads the PKI from `store`, or generates and stores a new one with `server_sans`.
+/// Loads the PKI from `store`, or generates and stores a new one with `server_sans`. (What the
+/// stored server certificate lacks is `server::server_cert`'s to rotate.)
 /// Returns the material and whether it was created now.
 pub async fn ensure_pki(
     store: &dyn PkiStore,
     server_sans: &[String],
 ) -> Result<(PkiMaterial, bool), PkiStoreError> {
     if let Some(m) = store.load().await? {
-        if let Ok(have) = pki::dns_sans_pem(&m.server_cert_pem) {
-            let missing: Vec<&String> = server_sans.iter().filter(|s| !have.contains(s)).collect();
-            if !missing.is_empty() {
-                tracing::warn!(
-                    ?missing,
-                    "the stored server certificate lacks requested SANs; it is not overwritten (remove server.crt and server.key from the PKI store to issue a new one)"
-                );
-            }
-        }
+        // A certificate lacking requested names is issued again by `server::server_cert`.
         return Ok((m, false));
     }
     let m = pki::generate(server_sans, time::OffsetDateTime::now_utc())?;
@@ -110,6 +106,22 @@ impl PkiStore for MemoryPkiStore {
             return Err(PkiStoreError::AlreadyExists);
         }
         *g = Some(material.clone());
+        Ok(())
+    }
+
+    async fn replace_server_cert(
+        &self,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Result<(), PkiStoreError> {
+        let mut g = self
+            .inner
+            .lock()
+            .map_err(|_| PkiStoreError::AlreadyExists)?;
+        if let Some(m) = g.as_mut() {
+            m.server_cert_pem = cert_pem.to_owned();
+            m.server_key_pem = key_pem.to_owned();
+        }
         Ok(())
     }
 }
@@ -250,6 +262,33 @@ impl PkiStore for DirPkiStore {
                 source: std::io::Error::other(e.to_string()),
             })?
     }
+
+    /// Writes the new pair next to the old one and renames it over, key first: a crash leaves
+    /// either pair whole or a new key with the old certificate, which loading refuses loudly.
+    async fn replace_server_cert(
+        &self,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Result<(), PkiStoreError> {
+        let dir = self.dir.clone();
+        let (cert, key) = (cert_pem.to_owned(), key_pem.to_owned());
+        tokio::task::spawn_blocking(move || {
+            for (name, text) in [("server.key", &key), ("server.crt", &cert)] {
+                let path = dir.join(name);
+                let next = dir.join(format!("{name}.next"));
+                let _ = std::fs::remove_file(&next);
+                write_new_private_file(&next, text.as_bytes())?;
+                std::fs::rename(&next, &path)
+                    .map_err(|source| PkiStoreError::Write { path, source })?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| PkiStoreError::Write {
+            path: self.dir.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+    }
 }
 
 #[cfg(test)]
@@ -282,6 +321,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn dir_store_replaces_only_the_server_pair_and_keeps_it_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = DirPkiStore::new(tmp.path());
+        let (m, _) = ensure_pki(&store, &["localhost".to_string()])
+            .await
+            .unwrap();
+        store.replace_server_cert("CERT", "KEY").await.unwrap();
+        let loaded = store.load().await.unwrap().unwrap();
+        assert_eq!(
+            (
+                loaded.server_cert_pem.as_str(),
+                loaded.server_key_pem.as_str()
+            ),
+            ("CERT", "KEY")
+        );
+        assert_eq!(loaded.root_ca_pem, m.root_ca_pem);
+        for name in ["server.crt", "server.key"] {
+            let mode = std::fs::metadata(store.dir().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+            assert!(!store.dir().join(format!("{name}.next")).exists());
+        }
+    }
+
+    #[tokio::test]
     async fn incomplete_pki_is_an_error_not_a_regeneration() {
         let tmp = tempfile::tempdir().unwrap();
         let store = DirPkiStore::new(tmp.path());
@@ -311,6 +377,13 @@ mod tests {
         }
         async fn create(&self, material: &PkiMaterial) -> Result<(), PkiStoreError> {
             self.inner.create(material).await
+        }
+        async fn replace_server_cert(
+            &self,
+            cert_pem: &str,
+            key_pem: &str,
+        ) -> Result<(), PkiStoreError> {
+            self.inner.replace_server_cert(cert_pem, key_pem).await
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::relay::limits::MAX_MESSAGE_BYTES;
 use crate::relay::pki::{CertAuthority, DEFAULT_CLIENT_CERT_TTL, PkiError, default_server_sans};
 use crate::relay::proto::relay_server::RelayServer as RelayGrpcServer;
-use crate::relay::tls::{TlsError, server_config_refusing};
+use crate::relay::tls::{TlsError, server_config_rotating};
 use crate::server::admin;
 use crate::server::cluster_admission::ClusterAdmission;
 use crate::server::config_source::ConfigSource;
@@ -14,6 +14,7 @@ use crate::server::metrics::RelayMetrics;
 use crate::server::pki_store::{PkiStore, PkiStoreError, ensure_pki};
 use crate::server::registry::ClusterRegistry;
 use crate::server::relay_view;
+use crate::server::server_cert::{Rotator, keep_rotated, rotate_if_due};
 use crate::server::service::{RelayContext, RelayService};
 use crate::server::session::SessionSettings;
 use crate::server::store::StateStore;
@@ -75,6 +76,8 @@ pub struct ServerSettings {
     pub registration_recheck_interval: Duration,
     /// Clusters listed (disconnected) from the first request on, e.g. those `--cluster` registers.
     pub known_clusters: Vec<String>,
+    /// How often the relay server certificate is checked for rotation (`server::server_cert`).
+    pub server_cert_check_interval: Duration,
 }
 
 impl Default for ServerSettings {
@@ -93,6 +96,7 @@ impl Default for ServerSettings {
             session: SessionSettings::default(),
             registration_recheck_interval: REGISTRATION_RECHECK_INTERVAL,
             known_clusters: Vec::new(),
+            server_cert_check_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -222,21 +226,29 @@ impl BoundRelayServer {
         let (relay_listener, relay_addr) = self.relay;
         let (admin_listener, admin_addr) = self.admin;
         let (ui_listener, ui_addr) = self.ui;
-        let (material, created) = ensure_pki(this.pki.as_ref(), &s.server_sans).await?;
+        let (mut material, created) = ensure_pki(this.pki.as_ref(), &s.server_sans).await?;
         if created {
             tracing::info!("relay PKI created (root CA, signing CA, server certificate)");
         } else {
             tracing::info!("relay PKI loaded");
         }
+        let ca = CertAuthority::from_material(&material)?;
+        let now = time::OffsetDateTime::now_utc();
+        match rotate_if_due(this.pki.as_ref(), &ca, &mut material, &s.server_sans, now).await {
+            Ok(None) => {}
+            Ok(Some(due)) => tracing::info!(?due, "relay server certificate rotated"),
+            Err(e) => {
+                tracing::warn!(error = %e, "relay server certificate rotation failed; serving the stored one")
+            }
+        }
         let admission = Arc::new(ClusterAdmission::default());
-        let tls = {
+        let (tls, serving) = {
             let admission = admission.clone();
-            server_config_refusing(
+            server_config_rotating(
                 &material,
                 Arc::new(move |cluster: &str| admission.refuses(cluster)),
             )?
         };
-        let ca = CertAuthority::from_material(&material)?;
 
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(RelayMetrics::new());
@@ -267,6 +279,18 @@ impl BoundRelayServer {
         tasks.push(tokio::spawn(recheck_registrations(
             ctx.clone(),
             s.registration_recheck_interval,
+        )));
+        tasks.push(tokio::spawn(keep_rotated(
+            Rotator {
+                store: this.pki.clone(),
+                ca: Arc::new(CertAuthority::from_material(&material)?),
+                sans: s.server_sans.clone(),
+                serving,
+                metrics: metrics.clone(),
+            },
+            material.clone(),
+            s.server_cert_check_interval,
+            shutdown.clone(),
         )));
         let grpc = RelayGrpcServer::new(RelayService::new(ctx))
             .send_compressed(CompressionEncoding::Gzip)

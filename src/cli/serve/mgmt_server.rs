@@ -321,6 +321,7 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
             max_connections: args.max_connections.max(1),
             max_pending_connections_per_source: args.max_pending_connections_per_source,
             registration_recheck_interval: REGISTRATION_RECHECK_INTERVAL,
+            server_cert_check_interval: ServerSettings::default().server_cert_check_interval,
             known_clusters: args
                 .clusters
                 .iter()
