@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use meshctl::license::{
+use meshctl_core::license::{
     CheckOptions, IssuerKeyPair, IssuerPublicKey, KeyOrigin, LicenseReport, LicenseRequest,
     LicenseType, Module, Product, TrustedIssuers, issue, jws, verify,
 };

@@ -265,14 +265,15 @@ pub async fn run_bench(params: &BenchParams, fleet_exe: &Path) -> Result<BenchRe
     if connected == n {
         report.storm.seconds_to_connect_all = Some(t0.elapsed().as_secs_f64());
     }
-    let generation = parts.config.desired(&clusters[0]).generation;
+    // Versions are clock-based and differ per cluster: each is compared with its own.
+    let config = parts.config.clone();
+    let current =
+        |s: &ClusterStatus| s.applied_config_version == Some(config.desired(&s.name).generation);
     let synced = wait_for(
         &server.registry,
         n,
         deadline,
-        |s| {
-            s.connected && s.snapshot_resources == m && s.applied_config_version == Some(generation)
-        },
+        |s| s.connected && s.snapshot_resources == m && current(s),
         |_| {},
     )
     .await;
@@ -332,19 +333,11 @@ pub async fn run_bench(params: &BenchParams, fleet_exe: &Path) -> Result<BenchRe
         parts
             .config
             .set_many(clusters.iter().map(|c| (c.clone(), cfg.clone())));
-        let generation = parts.config.desired(&clusters[0]).generation;
-        let acked = wait_for(
-            &server.registry,
-            n,
-            deadline,
-            |s| s.applied_config_version == Some(generation),
-            |_| {},
-        )
-        .await;
+        let acked = wait_for(&server.registry, n, deadline, |s| current(s), |_| {}).await;
         prop.acked += acked;
         let mut round_max = Duration::ZERO;
         for s in server.registry.list() {
-            if s.applied_config_version == Some(generation)
+            if current(&s)
                 && let Some(at) = s.applied_config_at
             {
                 let d = at.duration_since(changed_at).unsigned_abs();
@@ -398,7 +391,6 @@ pub async fn run_bench(params: &BenchParams, fleet_exe: &Path) -> Result<BenchRe
     parts
         .config
         .set_many(clusters.iter().map(|c| (c.clone(), cfg.clone())));
-    let generation = parts.config.desired(&clusters[0]).generation;
     if params.restart_store == RestartStore::Fresh {
         parts.store = Arc::new(MemoryStateStore::new());
     }
@@ -418,9 +410,7 @@ pub async fn run_bench(params: &BenchParams, fleet_exe: &Path) -> Result<BenchRe
         &server.registry,
         n,
         deadline,
-        |s| {
-            s.connected && s.snapshot_resources == m && s.applied_config_version == Some(generation)
-        },
+        |s| s.connected && s.snapshot_resources == m && current(s),
         |_| {},
     )
     .await;

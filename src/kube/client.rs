@@ -239,19 +239,22 @@ impl KubeTarget {
     /// The client configuration, with timeouts set.
     pub async fn config(&self) -> Result<kube::Config, KubeError> {
         let mut config = match (&self.kubeconfig, &self.context) {
-            (None, None) => match kube::Config::infer().await {
-                Ok(config) => config,
-                Err(error)
-                    if missing_kubeconfig(&error).is_some()
-                        && std::env::var_os("KUBERNETES_SERVICE_HOST")
-                            .is_some_and(|v| !v.is_empty()) =>
-                {
-                    return Err(match kube::Config::incluster() {
-                        Err(in_cluster) => KubeError::InCluster(in_cluster),
-                        Ok(_) => default_kubeconfig_error(error, KubeError::NoConfig),
-                    });
+            // The default kubeconfig is read here, with the size cap, rather than by kube (which
+            // reads it whole: `KUBECONFIG=/dev/zero` ran out of memory, and a binary or garbage
+            // file was reported as "no kubeconfig"). kube's inference decides only when a file
+            // cannot be read at all (none there: in-cluster, or "does not exist").
+            (None, None) => match read_default_kubeconfig()? {
+                Some((kubeconfig, origin)) => {
+                    let mut config = kube::Config::from_custom_kubeconfig(
+                        kubeconfig,
+                        &KubeConfigOptions::default(),
+                    )
+                    .await
+                    .map_err(|source| KubeError::Config { origin, source })?;
+                    config.apply_debug_overrides();
+                    config
                 }
-                Err(error) => return Err(default_kubeconfig_error(error, KubeError::NoConfig)),
+                None => Self::infer().await?,
             },
             (path, context) => {
                 let (kubeconfig, origin) = load_kubeconfig(path.as_deref())?;
@@ -271,46 +274,163 @@ impl KubeTarget {
         config.write_timeout = Some(self.timeout);
         Ok(config)
     }
+
+    /// kube's inference (kubeconfig, then in-cluster) when no default kubeconfig could be read.
+    async fn infer() -> Result<kube::Config, KubeError> {
+        match kube::Config::infer().await {
+            Ok(config) => Ok(config),
+            Err(error)
+                if missing_kubeconfig(&error).is_some()
+                    && std::env::var_os("KUBERNETES_SERVICE_HOST")
+                        .is_some_and(|v| !v.is_empty()) =>
+            {
+                Err(match kube::Config::incluster() {
+                    Err(in_cluster) => KubeError::InCluster(in_cluster),
+                    Ok(_) => default_kubeconfig_error(error, KubeError::NoConfig),
+                })
+            }
+            Err(error) => Err(default_kubeconfig_error(error, KubeError::NoConfig)),
+        }
+    }
 }
 
 /// Reads the kubeconfig at `path`, or the default one (`KUBECONFIG`, then `~/.kube/config`).
 fn load_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), KubeError> {
     match path {
-        Some(path) => {
-            let origin = path.display().to_string();
-            let text = crate::input::read_file(path, crate::input::KUBECONFIG).map_err(
-                |error| match error {
-                    crate::input::InputError::Read { source, .. }
-                        if source.kind() == std::io::ErrorKind::NotFound =>
-                    {
-                        KubeError::KubeconfigMissing {
-                            path: path.to_path_buf(),
-                            origin: KubeconfigOrigin::Flag,
-                        }
-                    }
-                    crate::input::InputError::Read { source, .. } => KubeError::ReadKubeconfig {
-                        path: path.to_path_buf(),
+        Some(path) => match read_kubeconfig_file(path)? {
+            Some(kubeconfig) => Ok((kubeconfig, path.display().to_string())),
+            None => Err(KubeError::KubeconfigMissing {
+                path: path.to_path_buf(),
+                origin: KubeconfigOrigin::Flag,
+            }),
+        },
+        None => match read_default_kubeconfig()? {
+            Some(found) => Ok(found),
+            // Not there or unreadable: kube's reading says which, as before.
+            None => {
+                let origin =
+                    std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".into());
+                let kubeconfig = Kubeconfig::read().map_err(|e| {
+                    default_kubeconfig_error(e, |source| KubeError::ParseKubeconfig {
+                        origin: origin.clone(),
                         source,
-                    },
-                    other => KubeError::KubeconfigInput(other),
-                },
-            )?;
-            let kubeconfig =
-                Kubeconfig::from_yaml(&text).map_err(|source| KubeError::ParseKubeconfig {
-                    origin: origin.clone(),
-                    source,
+                    })
                 })?;
-            Ok((kubeconfig, origin))
+                Ok((kubeconfig, origin))
+            }
+        },
+    }
+}
+
+/// The files of the default kubeconfig: those `KUBECONFIG` names (empty entries ignored), else
+/// `~/.kube/config`.
+fn default_kubeconfig_paths() -> Vec<PathBuf> {
+    if let Some(value) = std::env::var_os("KUBECONFIG") {
+        let paths: Vec<PathBuf> = std::env::split_paths(&value)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        if !paths.is_empty() {
+            return paths;
         }
-        None => {
-            let origin = std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".into());
-            let kubeconfig = Kubeconfig::read().map_err(|e| {
-                default_kubeconfig_error(e, |source| KubeError::ParseKubeconfig {
-                    origin: origin.clone(),
+    }
+    std::env::home_dir()
+        .map(|home| home.join(".kube").join("config"))
+        .into_iter()
+        .collect()
+}
+
+/// The default kubeconfig, its files read with the size cap of [`crate::input::KUBECONFIG`] and
+/// merged as kubectl does (the first to set a value wins), and its origin for messages. `None`
+/// when a file does not exist (or `~/.kube/config` cannot be read): the caller leaves that case
+/// to kube, which reports it or falls back to the in-cluster configuration.
+fn read_default_kubeconfig() -> Result<Option<(Kubeconfig, String)>, KubeError> {
+    let paths = default_kubeconfig_paths();
+    let named = KubeconfigOrigin::of_default() == KubeconfigOrigin::Env;
+    let mut merged: Option<Kubeconfig> = None;
+    for path in &paths {
+        let next = match read_kubeconfig_file(path) {
+            Ok(Some(next)) => next,
+            Ok(None) => return Ok(None),
+            // An unreadable ~/.kube/config does not keep a pod from its in-cluster configuration
+            // (kube's inference falls back to it); a file KUBECONFIG names must be readable.
+            Err(KubeError::ReadKubeconfig { .. }) if !named => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        merged = Some(match merged {
+            None => next,
+            Some(first) => first
+                .merge(next)
+                .map_err(|source| KubeError::ParseKubeconfig {
+                    origin: path.display().to_string(),
                     source,
-                })
-            })?;
-            Ok((kubeconfig, origin))
+                })?,
+        });
+    }
+    let origin = std::env::join_paths(&paths)
+        .map(|joined| joined.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "KUBECONFIG".to_owned());
+    Ok(merged.map(|kubeconfig| (kubeconfig, origin)))
+}
+
+/// Reads one kubeconfig file with the size cap; `None` when it does not exist (the caller says
+/// what that means). File references in it (certificates, keys, token files, exec commands with a
+/// path) are relative to its directory, as for kubectl.
+fn read_kubeconfig_file(path: &Path) -> Result<Option<Kubeconfig>, KubeError> {
+    let text = match crate::input::read_file(path, crate::input::KUBECONFIG) {
+        Ok(text) => text,
+        Err(crate::input::InputError::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Ok(None);
+        }
+        Err(crate::input::InputError::Read { source, .. }) => {
+            return Err(KubeError::ReadKubeconfig {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        Err(other) => return Err(KubeError::KubeconfigInput(other)),
+    };
+    let mut kubeconfig =
+        Kubeconfig::from_yaml(&text).map_err(|source| KubeError::ParseKubeconfig {
+            origin: path.display().to_string(),
+            source,
+        })?;
+    if let Some(dir) = path.parent() {
+        resolve_relative_files(&mut kubeconfig, dir);
+    }
+    Ok(Some(kubeconfig))
+}
+
+/// Makes the file references of a kubeconfig read from `dir` absolute (kube's own reading does
+/// the same).
+fn resolve_relative_files(kubeconfig: &mut Kubeconfig, dir: &Path) {
+    let absolute = |file: &mut Option<String>| {
+        if let Some(name) = file.as_deref()
+            && Path::new(name).is_relative()
+            && let Some(joined) = dir.join(name).to_str()
+        {
+            *file = Some(joined.to_owned());
+        }
+    };
+    for named in &mut kubeconfig.clusters {
+        if let Some(cluster) = &mut named.cluster {
+            absolute(&mut cluster.certificate_authority);
+        }
+    }
+    for named in &mut kubeconfig.auth_infos {
+        if let Some(auth) = &mut named.auth_info {
+            absolute(&mut auth.client_certificate);
+            absolute(&mut auth.client_key);
+            absolute(&mut auth.token_file);
+            if let Some(exec) = &mut auth.exec
+                && exec
+                    .command
+                    .as_deref()
+                    .is_some_and(|c| c.contains(std::path::MAIN_SEPARATOR))
+            {
+                absolute(&mut exec.command);
+            }
         }
     }
 }
@@ -442,6 +562,43 @@ users:
         let config = t.config().await.unwrap();
         assert_eq!(config.default_namespace, "apps");
         assert_eq!(config.connect_timeout, Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn file_references_are_relative_to_the_kubeconfig() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            "clusters:\n- name: c\n  cluster: {server: 'https://h', certificate-authority: ca.crt}\nusers:\n- name: u\n  user: {client-key: /abs/key, tokenFile: t, exec: {command: ./bin/auth, apiVersion: v1}}\n- name: v\n  user: {exec: {command: aws, apiVersion: v1}}\n",
+        )
+        .unwrap();
+        let config = read_kubeconfig_file(&path).unwrap().unwrap();
+        let in_dir = |name: &str| Some(dir.path().join(name).to_str().unwrap().to_owned());
+        let cluster = config.clusters[0].cluster.as_ref().unwrap();
+        assert_eq!(cluster.certificate_authority, in_dir("ca.crt"));
+        let user = config.auth_infos[0].auth_info.as_ref().unwrap();
+        assert_eq!(user.client_key.as_deref(), Some("/abs/key"));
+        assert_eq!(user.token_file, in_dir("t"));
+        assert_eq!(user.exec.as_ref().unwrap().command, in_dir("./bin/auth"));
+        // A command without a path is looked up on PATH.
+        let other = config.auth_infos[1].auth_info.as_ref().unwrap();
+        assert_eq!(other.exec.as_ref().unwrap().command.as_deref(), Some("aws"));
+        assert!(
+            read_kubeconfig_file(&dir.path().join("none"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_binary_kubeconfig_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, [0xff, 0xfe, 0, 1]).unwrap();
+        let e = read_kubeconfig_file(&path).unwrap_err();
+        assert!(matches!(e, KubeError::KubeconfigInput(_)), "{e:?}");
+        assert!(e.to_string().contains("is not UTF-8 text"), "{e}");
     }
 
     #[tokio::test]

@@ -328,29 +328,57 @@ impl CertAuthority {
     }
 }
 
-/// The key algorithms whose CSRs the CA can check (ring's): anything else would be refused by the
-/// signature check as "invalid signature", which is not the problem.
+/// Key algorithms and curves (OIDs) whose CSRs the CA can check (ring's).
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const ED25519: &str = "1.3.101.112";
+const P256: &str = "1.2.840.10045.3.1.7";
+const P384: &str = "1.3.132.0.34";
+const ACCEPTED_KEYS: &str = "the relay CA accepts ECDSA (P-256, P-384) and Ed25519 keys (meshctl agents generate ECDSA P-256)";
 
-/// Refuses a CSR whose key the CA cannot take, saying so (an RSA CSR was reported as having an
-/// invalid signature). An unparsable CSR is left to the parser that follows, for its message.
+/// A curve as people name it, else its OID.
+fn curve_name(oid: &str) -> String {
+    match oid {
+        "1.3.132.0.10" => "secp256k1".to_owned(),
+        "1.3.132.0.35" => "P-521".to_owned(),
+        "1.3.36.3.3.2.8.1.1.7" => "brainpoolP256r1".to_owned(),
+        other => format!("curve {other}"),
+    }
+}
+
+/// Refuses a CSR whose key the CA cannot take, saying so (RSA and secp256k1 CSRs were reported
+/// as having an invalid signature). An unparsable CSR is left to the parser that follows, for its
+/// message.
 fn refuse_unsupported_key(csr_der: &[u8]) -> Result<(), PkiError> {
     use x509_parser::certification_request::X509CertificationRequest;
     let Ok((_, csr)) = X509CertificationRequest::from_der(csr_der) else {
         return Ok(());
     };
-    let algorithm = csr
-        .certification_request_info
-        .subject_pki
-        .algorithm
-        .algorithm
-        .to_id_string();
-    if algorithm == RSA_ENCRYPTION {
-        return Err(PkiError::InvalidCsr(
-            "its key is RSA; the relay CA accepts ECDSA (P-256, P-384) and Ed25519 keys (meshctl agents generate ECDSA P-256)".to_owned(),
-        ));
+    let spki = &csr.certification_request_info.subject_pki;
+    let algorithm = spki.algorithm.algorithm.to_id_string();
+    let refused = |what: String| {
+        Err(PkiError::InvalidCsr(format!(
+            "its key is {what}; {ACCEPTED_KEYS}"
+        )))
+    };
+    match algorithm.as_str() {
+        ED25519 => Ok(()),
+        EC_PUBLIC_KEY => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| oid.to_id_string());
+            match curve.as_deref() {
+                Some(P256 | P384) => Ok(()),
+                Some(other) => refused(format!("ECDSA on {}", curve_name(other))),
+                None => refused("ECDSA without a named curve".to_owned()),
+            }
+        }
+        RSA_ENCRYPTION => refused("RSA".to_owned()),
+        other => refused(format!("of algorithm {other}")),
     }
-    Ok(())
 }
 
 /// Why a server certificate should be issued again, if it should.

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 
 use super::key_source::KeyArgs;
 use super::trust::TrustArgs;
-use super::{installed_key, print_report};
+use super::{installed_key, print_report, print_report_from};
 use crate::cli::Context;
 use crate::exit::Outcome;
 use crate::license::{CheckOptions, LicenseReport};
@@ -39,13 +39,13 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
     let options = CheckOptions {
         fail_within_days: args.fail_within_days,
     };
-    let key = match args.key.resolve()? {
+    let (key, from) = match args.key.resolve()? {
         Some(local) => {
             tracing::debug!(source = %local.source, "checking license key");
-            local.key
+            (local.key, Some(local.source.to_string()))
         }
         None => match installed_key(ctx, true).await? {
-            Ok(key) => key,
+            Ok(key) => (key, None),
             Err(missing) => {
                 let report = LicenseReport::refused(None, &missing, &trusted);
                 return print_report(ctx.printer(), &report);
@@ -53,5 +53,5 @@ pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Outcome> {
         },
     };
     let report = LicenseReport::check(&key, &trusted, Timestamp::now(), options);
-    print_report(ctx.printer(), &report)
+    print_report_from(ctx.printer(), &report, from.as_deref())
 }

@@ -41,12 +41,24 @@ pub async fn run(cmd: Command, ctx: &Context) -> anyhow::Result<Outcome> {
 /// Prints a report (stdout: it is data, in the chosen format), then its warnings and the error
 /// that failed it (stderr: for people, never mixed into the data); the outcome follows the report.
 pub(crate) fn print_report(printer: &Printer, report: &LicenseReport) -> anyhow::Result<Outcome> {
+    print_report_from(printer, report, None)
+}
+
+/// [`print_report`] for a key the user handed over: the error names where it came from
+/// (`--key-file FILE`, stdin, `--key`, `MESHCTL_LICENSE_KEY`).
+pub(crate) fn print_report_from(
+    printer: &Printer,
+    report: &LicenseReport,
+    from: Option<&str>,
+) -> anyhow::Result<Outcome> {
     printer.data(report)?;
     for warning in &report.warnings {
         printer.warn(warning);
     }
-    if let Some(error) = &report.error {
-        printer.error(error);
+    match (&report.error, from) {
+        (Some(error), Some(from)) => printer.error(format!("{error} (from {from})")),
+        (Some(error), None) => printer.error(error),
+        (None, _) => {}
     }
     Ok(if report.passed() {
         Outcome::Success

@@ -82,7 +82,46 @@ fn user_message(message: &str) -> String {
     if message.starts_with("multiple YAML documents detected") {
         return "more than one YAML document (a `---` separator): expected exactly one".to_owned();
     }
+    if let Some(breach) = message.strip_prefix("budget breached: ") {
+        return budget_message(breach);
+    }
+    if let Some(rest) = message.strip_prefix("non-finite float ") {
+        let number = rest.split(" rejected").next().unwrap_or(rest);
+        return format!("the number {number} is out of range");
+    }
+    if message.starts_with("recursive references require") {
+        return "an alias refers to a node that contains it (a recursive alias)".to_owned();
+    }
     message.to_owned()
+}
+
+/// The parser's resource limits in the user's terms. Its message is the `Debug` form of the limit
+/// that was hit (`Nodes { nodes: 250001 }`, `Depth { depth: 65 }`).
+fn budget_message(breach: &str) -> String {
+    let kind = breach
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    let count: String = breach
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let what = match kind {
+        "Depth" => format!("nested {count} levels deep"),
+        "Nodes" => format!("{count} values, counting those aliases repeat"),
+        "Aliases" => format!("{count} aliases"),
+        "Anchors" => format!("{count} anchors"),
+        "AliasAnchorRatio" => "too many aliases for its anchors".to_owned(),
+        "MergeKeys" => format!("{count} merge keys"),
+        "ScalarBytes" => "too much text".to_owned(),
+        "Events" => "too many parser events".to_owned(),
+        "Documents" => "too many documents".to_owned(),
+        _ => "one of them".to_owned(),
+    };
+    format!(
+        "the document exceeds the parser's limits ({what}): expected a document of reasonable size and depth, without alias bombs"
+    )
 }
 
 fn to_error(source_name: &str, err: &serde_saphyr::Error) -> YamlError {
@@ -124,6 +163,32 @@ mod tests {
             );
             assert!(!text.contains(" at line "), "{text}");
         }
+    }
+
+    #[test]
+    fn parser_limits_are_explained_not_debug_printed() {
+        let bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n";
+        let deep = format!("a: {}1{}\n", "[".repeat(200), "]".repeat(200));
+        let mut nested = "a:".to_owned();
+        for level in 1..100 {
+            nested.push_str(&format!("\n{}b:", " ".repeat(level)));
+        }
+        nested.push_str(" 1\n");
+        for text in [bomb, deep.as_str(), nested.as_str(), "a: &x {b: *x}\n"] {
+            let message = parse("v.yaml", text).unwrap_err().to_string();
+            assert!(message.starts_with("v.yaml:"), "{message}");
+            assert!(
+                !message.contains('{') && !message.contains("budget") && !message.contains("weak"),
+                "{message}"
+            );
+        }
+        let message = parse("v.yaml", &nested).unwrap_err().to_string();
+        assert!(
+            message.contains("parser's limits (nested 65 levels deep)"),
+            "{message}"
+        );
+        let message = parse("v.yaml", "a: 1e400\n").unwrap_err().to_string();
+        assert_eq!(message, "v.yaml:1:4: the number `1e400` is out of range");
     }
 
     #[test]

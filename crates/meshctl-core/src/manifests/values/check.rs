@@ -39,8 +39,8 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::File(name) => write!(f, "{name}"),
-            Self::Set(expr) => write!(f, "--set {expr:?}"),
-            Self::SetString(expr) => write!(f, "--set-string {expr:?}"),
+            Self::Set(expr) => write!(f, "--set {}", super::set::shown(expr)),
+            Self::SetString(expr) => write!(f, "--set-string {}", super::set::shown(expr)),
         }
     }
 }

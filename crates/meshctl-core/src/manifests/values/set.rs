@@ -37,7 +37,7 @@ impl SetKind {
 
 /// A syntax error in a `--set` expression.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{flag} {expression:?}: {message}")]
+#[error("{flag} {}: {message}", shown(.expression))]
 pub struct SetSyntaxError {
     /// `--set` or `--set-string`.
     pub flag: &'static str,
@@ -45,6 +45,21 @@ pub struct SetSyntaxError {
     pub expression: String,
     /// What is wrong.
     pub message: String,
+}
+
+/// Longest expression messages repeat in full; longer ones are cut (a 100 KB `--set` was echoed
+/// whole, in every message about it).
+const SHOWN_CHARS: usize = 120;
+
+/// `expression` quoted for a message: in full when short, else its start and its length.
+pub fn shown(expression: &str) -> String {
+    let length = expression.chars().count();
+    if length <= SHOWN_CHARS {
+        format!("{expression:?}")
+    } else {
+        let start: String = expression.chars().take(SHOWN_CHARS).collect();
+        format!("{start:?}... ({length} characters)")
+    }
 }
 
 /// Parses `expression` into `target` (a map), Helm's `ParseInto`: existing maps and lists are updated in place.
@@ -207,6 +222,10 @@ impl Parser {
         index: usize,
         depth: usize,
     ) -> Result<Vec<Value>, String> {
+        // `a[0][0]...` nests as deeply as `a.b...` (it overflowed the stack: no depth was checked).
+        if depth > MAX_NESTING {
+            return Err(format!("keys are nested deeper than {MAX_NESTING} levels"));
+        }
         let run = self.until(&['[', '.', '='])?;
         if !run.text.is_empty() {
             return Err(format!(
@@ -417,6 +436,14 @@ mod tests {
         assert!(error("a[x]=1").contains("is not a number"));
         assert!(error("a[-1]=1").contains("negative"));
         assert!(error("a[99999]=1").contains("maximum"));
+        // Nested indices count as nesting (30000 of them overflowed the stack).
+        let deep = format!("a{}=1", "[0]".repeat(30_000));
+        assert!(error(&deep).contains("nested deeper than 30 levels"));
+        assert!(parse(&format!("a{}=1", "[0]".repeat(MAX_NESTING)), SetKind::Typed).is_ok());
+        // Long expressions are not echoed whole.
+        let message = parse(&deep, SetKind::Typed).unwrap_err().to_string();
+        assert!(message.len() < 300, "{message}");
+        assert!(message.contains("(90003 characters)"), "{message}");
         assert!(error("a[0=1").contains("closing ']'"));
         assert!(error("a[0]x=1").contains("after list index"));
         assert!(error("a[0]").contains("has no value"));
