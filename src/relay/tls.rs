@@ -58,20 +58,13 @@ pub type RefusedCluster = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 /// The relay server's TLS configuration: serves its certificate chain and verifies
 /// optional client certificates against the root CA. ALPN h2 (gRPC).
 pub fn server_config(m: &PkiMaterial) -> Result<Arc<ServerConfig>, TlsError> {
-    server_config_refusing(m, Arc::new(|_: &str| false))
+    Ok(server_config_rotating(m, Arc::new(|_: &str| false))?.0)
 }
 
 /// As [`server_config`], and a client certificate that verifies but whose cluster `refused`
-/// names fails the handshake as revoked.
-pub fn server_config_refusing(
-    m: &PkiMaterial,
-    refused: RefusedCluster,
-) -> Result<Arc<ServerConfig>, TlsError> {
-    Ok(server_config_rotating(m, refused)?.0)
-}
-
-/// As [`server_config_refusing`], serving its certificate through a [`ServerCertificate`] that
-/// can be replaced while the server runs (rotation): new handshakes get the new one.
+/// names fails the handshake as revoked; the certificate is served through a
+/// [`ServerCertificate`] that can be replaced while the server runs (rotation): new handshakes
+/// get the new one.
 pub fn server_config_rotating(
     m: &PkiMaterial,
     refused: RefusedCluster,

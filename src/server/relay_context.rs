@@ -19,7 +19,8 @@ use crate::server::tokens::TokenStore;
 
 /// Everything the relay service shares between calls and streams.
 pub struct RelayContext {
-    pub ca: CertAuthority,
+    /// Shared with the server certificate's rotation (`server::server_cert`).
+    pub ca: Arc<CertAuthority>,
     pub tokens: Arc<dyn TokenStore>,
     pub store: Arc<dyn StateStore>,
     pub config: Arc<dyn ConfigSource>,

@@ -232,7 +232,7 @@ impl BoundRelayServer {
         } else {
             tracing::info!("relay PKI loaded");
         }
-        let ca = CertAuthority::from_material(&material)?;
+        let ca = Arc::new(CertAuthority::from_material(&material)?);
         let now = time::OffsetDateTime::now_utc();
         match rotate_if_due(this.pki.as_ref(), &ca, &mut material, &s.server_sans, now).await {
             Ok(None) => {}
@@ -259,7 +259,7 @@ impl BoundRelayServer {
         let extra_routes = this.config.admin_routes();
         let store = this.store;
         let ctx = Arc::new(RelayContext {
-            ca,
+            ca: ca.clone(),
             tokens: this.tokens,
             store: store.clone(),
             config: this.config,
@@ -283,7 +283,7 @@ impl BoundRelayServer {
         tasks.push(tokio::spawn(keep_rotated(
             Rotator {
                 store: this.pki.clone(),
-                ca: Arc::new(CertAuthority::from_material(&material)?),
+                ca: ca.clone(),
                 sans: s.server_sans.clone(),
                 serving,
                 metrics: metrics.clone(),
